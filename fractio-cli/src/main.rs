@@ -1,0 +1,5 @@
+//! The `fractio` command-line tool.
+
+fn main() {
+    println!("fractio: the bench command is coming");
+}

@@ -1,0 +1,90 @@
+//! The file-system trait: every byte fractio reads or writes goes through
+//! [`FileSystem`], so tests can substitute an in-memory file system that
+//! loses unsynced data on a simulated power loss, or one that injects
+//! errors.
+//!
+//! Three kinds of file are used:
+//! - [`RandomAccessFile`]: immutable files read at offsets (tables, and
+//!   logs and manifests at recovery).
+//! - [`WritableFile`]: files written once from start to end and synced
+//!   (tables, manifests, `CURRENT`).
+//! - [`LogFile`]: preallocated write-ahead-log segments. Appends are copies
+//!   into a shared mapping of the file, so a write survives the death of the
+//!   process as soon as the copy is done, without a system call.
+//!
+//! Directory listings return file names, not paths.
+
+mod std_fs;
+
+pub use std_fs::StdFs;
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Access to files and directories.
+pub trait FileSystem: Send + Sync + fmt::Debug {
+    /// Creates `dir` and its parents if missing.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// The names of the files in `dir`.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Whether `path` exists.
+    fn exists(&self, path: &Path) -> bool;
+    /// The size of the file at `path` in bytes.
+    fn file_size(&self, path: &Path) -> io::Result<u64>;
+    /// Opens an existing file for reads at offsets.
+    fn open_random(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+    /// Creates (or truncates) a file to be written from start to end.
+    fn create_writable(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Creates a log segment with room for `capacity` bytes, all zero.
+    fn create_log(&self, path: &Path, capacity: u64) -> io::Result<Arc<dyn LogFile>>;
+    /// Reads a whole file.
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Atomically renames `from` to `to`, replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Makes the directory's entries (creations, renames, removals) durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Takes an exclusive lock on the file at `path` (created if missing),
+    /// held until the returned guard is dropped. Fails with
+    /// [`io::ErrorKind::WouldBlock`] when the lock is held, whether by this
+    /// process or another.
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+}
+
+/// A file read at offsets. Shared between threads.
+pub trait RandomAccessFile: Send + Sync {
+    /// Fills `buf` with the bytes at `offset`; an error if the file is
+    /// shorter.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// The file's size in bytes.
+    fn size(&self) -> u64;
+}
+
+/// A file written once, from start to end.
+pub trait WritableFile: Send {
+    /// Appends `data`.
+    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Makes everything appended so far durable.
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+/// A preallocated log segment.
+///
+/// REQUIRES: callers serialise `write_at` calls and never write the same
+/// byte twice (the log only appends). `sync` may run concurrently with a
+/// `write_at` of later bytes.
+pub trait LogFile: Send + Sync {
+    /// The number of bytes the segment can hold.
+    fn capacity(&self) -> u64;
+    /// Copies `data` to `offset`. Once it returns, the bytes survive the
+    /// death of the process (not a power loss: see [`LogFile::sync`]).
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// Makes the bytes `[0, upto)` survive a power loss.
+    fn sync(&self, upto: u64) -> io::Result<()>;
+}
+
+/// A held directory lock; dropping it releases the lock.
+pub trait FileLock: Send + Sync {}

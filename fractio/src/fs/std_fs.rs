@@ -1,0 +1,246 @@
+//! [`StdFs`]: the real file system, through `std::fs`, `libc` and
+//! `memmap2`.
+//!
+//! Log segments are created at full size with `posix_fallocate` (so a full
+//! disk fails the creation, not a later write into the mapping, which would
+//! raise SIGBUS) and mapped shared and writable; `write_at` is a `memcpy`
+//! into the mapping and `sync` is `msync(MS_SYNC)` of the bytes not yet
+//! synced.
+
+use super::{FileLock, FileSystem, LogFile, RandomAccessFile, WritableFile};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The operating system's file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StdFs;
+
+impl FileSystem for StdFs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if let Ok(name) = entry.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn file_size(&self, path: &Path) -> io::Result<u64> {
+        Ok(std::fs::metadata(path)?.len())
+    }
+
+    fn open_random(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        let file = File::open(path)?;
+        let size = file.metadata()?.len();
+        Ok(Arc::new(StdRandomFile { file, size }))
+    }
+
+    fn create_writable(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let file = File::create(path)?;
+        Ok(Box::new(StdWritableFile {
+            out: BufWriter::with_capacity(256 << 10, file),
+        }))
+    }
+
+    fn create_log(&self, path: &Path, capacity: u64) -> io::Result<Arc<dyn LogFile>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        allocate(&file, capacity)?;
+        // The allocation changed the file's metadata: make it durable once
+        // here so that later `msync`s only need to write data pages.
+        file.sync_all()?;
+        let map = memmap2::MmapOptions::new()
+            .len(capacity as usize)
+            .map_raw(&file)?;
+        Ok(Arc::new(MappedLog {
+            map,
+            capacity,
+            synced: AtomicU64::new(0),
+            _file: file,
+        }))
+    }
+
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        // SAFETY: `flock` only reads the descriptor, which `file` keeps open
+        // for the duration of the call.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Err(io::Error::new(io::ErrorKind::WouldBlock, "locked"));
+            }
+            return Err(err);
+        }
+        // `flock` locks belong to the open file description: a second open of
+        // the same file, even in this process, conflicts. The lock goes when
+        // the file is closed.
+        Ok(Box::new(StdLock { _file: file }))
+    }
+}
+
+fn allocate(file: &File, capacity: u64) -> io::Result<()> {
+    // SAFETY: `posix_fallocate` only reads the descriptor, which `file` keeps
+    // open for the duration of the call.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, capacity as libc::off_t) };
+    match rc {
+        0 => Ok(()),
+        // Some file systems (tmpfs on old kernels) do not support it.
+        libc::EOPNOTSUPP | libc::EINVAL => file.set_len(capacity),
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
+}
+
+struct StdRandomFile {
+    file: File,
+    size: u64,
+}
+
+impl RandomAccessFile for StdRandomFile {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+struct StdWritableFile {
+    out: BufWriter<File>,
+}
+
+impl WritableFile for StdWritableFile {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.out.write_all(data)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_data()
+    }
+}
+
+struct MappedLog {
+    map: memmap2::MmapRaw,
+    capacity: u64,
+    /// Bytes `[0, synced)` have been made durable.
+    synced: AtomicU64,
+    _file: File,
+}
+
+impl LogFile for MappedLog {
+    fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let end = offset
+            .checked_add(data.len() as u64)
+            .filter(|&end| end <= self.capacity)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "write past log capacity"))?;
+        debug_assert!(end <= self.map.len() as u64);
+        // SAFETY: `[offset, end)` lies inside the mapping (checked above),
+        // which lives as long as `self`. The trait requires callers to
+        // serialise `write_at` and never to write a byte twice, so no other
+        // thread writes these bytes; readers of the file (recovery) only run
+        // when no writer exists.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.map.as_mut_ptr().add(offset as usize),
+                data.len(),
+            );
+        }
+        Ok(())
+    }
+
+    fn sync(&self, upto: u64) -> io::Result<()> {
+        let upto = upto.min(self.capacity);
+        let from = self.synced.load(Ordering::Acquire);
+        if upto <= from {
+            return Ok(());
+        }
+        // `flush_range` aligns the start down to a page boundary itself.
+        self.map
+            .flush_range(from as usize, (upto - from) as usize)?;
+        self.synced.fetch_max(upto, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+struct StdLock {
+    _file: File,
+}
+
+impl FileLock for StdLock {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_bytes_are_readable_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seg.log");
+        let log = StdFs.create_log(&path, 8192).unwrap();
+        log.write_at(0, b"hello").unwrap();
+        log.write_at(5, b" world").unwrap();
+        log.sync(11).unwrap();
+        assert!(log.write_at(8190, b"abc").is_err());
+        let bytes = StdFs.read_all(&path).unwrap();
+        assert_eq!(bytes.len(), 8192);
+        assert_eq!(&bytes[..11], b"hello world");
+        assert!(bytes[11..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn a_second_lock_of_the_same_file_would_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("LOCK");
+        let held = StdFs.lock(&path).unwrap();
+        let err = StdFs.lock(&path).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        drop(held);
+        StdFs.lock(&path).unwrap();
+    }
+}

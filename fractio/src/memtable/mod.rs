@@ -1,0 +1,1 @@
+//! The memtable: a concurrent arena skiplist (to be written).
