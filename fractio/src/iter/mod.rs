@@ -10,6 +10,8 @@
 //! Cursors own what they read (through `Arc`s), so they are `'static` and
 //! can outlive the call that made them.
 
+pub mod level;
+
 use crate::types::{SeqNo, ValueKind};
 use crate::Result;
 
