@@ -94,3 +94,9 @@ impl<I: InternalIterator + ?Sized> InternalIterator for Box<I> {
         (**self).value()
     }
 }
+
+pub mod merge;
+pub mod vec_iter;
+
+pub use merge::MergingIterator;
+pub use vec_iter::VecIter;
