@@ -29,7 +29,7 @@
 use std::fmt;
 
 use crate::iter::InternalIterator;
-use crate::types::{compare_internal, SeqNo, ValueKind};
+use crate::types::{SeqNo, ValueKind};
 use crate::Result;
 
 /// A cursor over the union of its children, in internal order.
@@ -86,7 +86,13 @@ impl HeapMerge {
     #[inline]
     fn above<const FWD: bool>(&self, a: usize, b: usize) -> bool {
         let (ca, cb) = (&self.children[a], &self.children[b]);
-        let order = compare_internal(ca.key(), ca.seq(), cb.key(), cb.seq()).then(a.cmp(&b));
+        // Keys usually differ: only then ask for the sequence numbers
+        // (compare_internal's order, with two fewer calls).
+        let order = ca
+            .key()
+            .cmp(cb.key())
+            .then_with(|| cb.seq().cmp(&ca.seq()))
+            .then(a.cmp(&b));
         if FWD {
             order.is_lt()
         } else {
