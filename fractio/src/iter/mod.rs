@@ -95,8 +95,10 @@ impl<I: InternalIterator + ?Sized> InternalIterator for Box<I> {
     }
 }
 
+pub mod db_iter;
 pub mod merge;
 pub mod vec_iter;
 
+pub use db_iter::{prefix_bounds, CursorSource, Iter};
 pub use merge::MergingIterator;
 pub use vec_iter::VecIter;
