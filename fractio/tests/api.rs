@@ -60,7 +60,8 @@ fn ranges_prefixes_and_reverse() {
     let dir = tempfile::tempdir().unwrap();
     let db = small_db(dir.path());
     for i in 0..2000u32 {
-        db.insert(format!("key{i:05}"), format!("value{i}")).unwrap();
+        db.insert(format!("key{i:05}"), format!("value{i}"))
+            .unwrap();
     }
     for i in (0..2000u32).step_by(3) {
         db.remove(format!("key{i:05}")).unwrap();
@@ -68,7 +69,12 @@ fn ranges_prefixes_and_reverse() {
     db.insert(b"other", b"o").unwrap();
     let expected: Vec<(Vec<u8>, Vec<u8>)> = (0..2000u32)
         .filter(|i| i % 3 != 0)
-        .map(|i| (format!("key{i:05}").into_bytes(), format!("value{i}").into_bytes()))
+        .map(|i| {
+            (
+                format!("key{i:05}").into_bytes(),
+                format!("value{i}").into_bytes(),
+            )
+        })
         .collect();
 
     let all = collect(db.iter());
@@ -90,9 +96,14 @@ fn ranges_prefixes_and_reverse() {
     let inclusive = collect(db.range(&b"key00101"[..]..=&b"key00104"[..]));
     assert_eq!(
         inclusive.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
-        vec![b"key00101".to_vec(), b"key00103".to_vec(), b"key00104".to_vec()]
+        vec![
+            b"key00101".to_vec(),
+            b"key00103".to_vec(),
+            b"key00104".to_vec()
+        ]
     );
-    let after = collect(db.range::<&[u8], _>((Bound::Excluded(&b"key01998"[..]), Bound::Unbounded)));
+    let after =
+        collect(db.range::<&[u8], _>((Bound::Excluded(&b"key01998"[..]), Bound::Unbounded)));
     assert_eq!(after.len(), 2); // key01999 and other
 
     // Both ends at once meet in the middle without repeating a key.
@@ -109,7 +120,10 @@ fn ranges_prefixes_and_reverse() {
         }
     }
     seen.sort();
-    assert_eq!(seen, expected.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        seen,
+        expected.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -133,7 +147,10 @@ fn snapshots_keep_their_view() {
     assert!(snapshot.contains_key(b"b").unwrap());
     assert_eq!(
         collect(snapshot.range(&b"a"[..]..&b"d"[..])),
-        vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"1".to_vec())]
+        vec![
+            (b"a".to_vec(), b"1".to_vec()),
+            (b"b".to_vec(), b"1".to_vec())
+        ]
     );
     assert_eq!(collect(snapshot.prefix(b"fill")).len(), 0);
     assert_eq!(collect(snapshot.iter()).len(), 2);
@@ -178,12 +195,21 @@ fn oversized_and_empty_input_is_refused_and_changes_nothing() {
     let db = Db::open(dir.path()).unwrap();
     db.insert(b"keep", b"me").unwrap();
     let long_key = vec![b'k'; MAX_KEY_LEN + 1];
-    assert!(matches!(db.insert(&long_key, b"v"), Err(Error::InvalidArgument(_))));
-    assert!(matches!(db.insert(b"", b"v"), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        db.insert(&long_key, b"v"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        db.insert(b"", b"v"),
+        Err(Error::InvalidArgument(_))
+    ));
     assert!(matches!(db.remove(b""), Err(Error::InvalidArgument(_))));
     assert!(matches!(db.get(b""), Err(Error::InvalidArgument(_))));
     let long_value = vec![0u8; MAX_VALUE_LEN + 1];
-    assert!(matches!(db.insert(b"k", &long_value), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        db.insert(b"k", &long_value),
+        Err(Error::InvalidArgument(_))
+    ));
     let mut batch = WriteBatch::new();
     batch.insert(b"batch-a", b"1");
     batch.insert(&long_key, b"2");

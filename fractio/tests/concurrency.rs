@@ -13,7 +13,10 @@ const ACCOUNTS: u32 = 20;
 #[test]
 fn batches_are_atomic_and_snapshots_stable_under_concurrent_writers() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::builder(dir.path()).memtable_size(128 << 10).open().unwrap();
+    let db = Db::builder(dir.path())
+        .memtable_size(128 << 10)
+        .open()
+        .unwrap();
     let mut init = WriteBatch::new();
     for a in 0..ACCOUNTS {
         init.insert(format!("acct{a:02}"), 1000u64.to_le_bytes());

@@ -37,7 +37,10 @@ fn crash_child() {
     let Ok(dir) = std::env::var("FRACTIO_CRASH_DIR") else {
         return; // run as an ordinary test: nothing to do
     };
-    let cycle: u64 = std::env::var("FRACTIO_CRASH_CYCLE").unwrap().parse().unwrap();
+    let cycle: u64 = std::env::var("FRACTIO_CRASH_CYCLE")
+        .unwrap()
+        .parse()
+        .unwrap();
     let db = open(Path::new(&dir));
     let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
     writeln!(out.lock().unwrap(), "ready").unwrap();
@@ -154,7 +157,10 @@ fn kill_during_writes_and_flushes_loses_nothing_acknowledged() {
                 // Every acknowledged write, whole.
                 for i in 0..done {
                     for key in keys_of(c, t, i) {
-                        assert!(present.contains(&key), "acknowledged {key} lost (seed {seed})");
+                        assert!(
+                            present.contains(&key),
+                            "acknowledged {key} lost (seed {seed})"
+                        );
                     }
                 }
                 // At most the one write in flight beyond them, and whole.
@@ -165,7 +171,10 @@ fn kill_during_writes_and_flushes_loses_nothing_acknowledged() {
                     "torn batch {in_flight:?} (seed {seed})"
                 );
                 for key in keys_of(c, t, done + 1) {
-                    assert!(!present.contains(&key), "{key} was never written (seed {seed})");
+                    assert!(
+                        !present.contains(&key),
+                        "{key} was never written (seed {seed})"
+                    );
                 }
             }
         }
@@ -176,7 +185,10 @@ fn kill_during_writes_and_flushes_loses_nothing_acknowledged() {
                 (0..=done).map(|i| keys_of(c, t, i).len()).sum::<usize>()
             })
             .sum();
-        assert!(present.len() <= expected_max, "unexpected keys (seed {seed})");
+        assert!(
+            present.len() <= expected_max,
+            "unexpected keys (seed {seed})"
+        );
         drop(db);
     }
 }

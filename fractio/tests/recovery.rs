@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 fn write_log(dir: &Path, n: u32) {
     let db = Db::open(dir).unwrap();
     for i in 0..n {
-        db.insert(format!("key{i:04}"), format!("value{i}")).unwrap();
+        db.insert(format!("key{i:04}"), format!("value{i}"))
+            .unwrap();
     }
 }
 
@@ -42,7 +43,10 @@ fn a_torn_last_record_is_cut_off_and_reported() {
     let (file, _, _) = report.torn_tail.expect("the torn tail is reported");
     assert_eq!(file, segment);
     for i in 0..99 {
-        assert_eq!(db.get(format!("key{i:04}")).unwrap().unwrap(), format!("value{i}").as_bytes());
+        assert_eq!(
+            db.get(format!("key{i:04}")).unwrap().unwrap(),
+            format!("value{i}").as_bytes()
+        );
     }
     assert_eq!(db.get("key0099").unwrap(), None);
     // The database works normally afterwards and reopens cleanly.
@@ -72,7 +76,10 @@ fn a_damaged_middle_record_is_corruption_naming_file_and_offset() {
         Ok(_) => panic!("expected corruption, the database opened"),
     }
     // Nothing was changed by the failed open: it fails the same way again.
-    assert!(matches!(Db::open(dir.path()), Err(Error::Corruption { .. })));
+    assert!(matches!(
+        Db::open(dir.path()),
+        Err(Error::Corruption { .. })
+    ));
 
     // Salvage keeps the records before the damage.
     let db = Db::builder(dir.path())
@@ -88,7 +95,10 @@ fn a_damaged_middle_record_is_corruption_naming_file_and_offset() {
 fn a_damaged_table_is_corruption_naming_the_table() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = Db::builder(dir.path()).memtable_size(256 << 10).open().unwrap();
+        let db = Db::builder(dir.path())
+            .memtable_size(256 << 10)
+            .open()
+            .unwrap();
         for i in 0..5000u32 {
             db.insert(format!("key{i:05}"), [b'x'; 100]).unwrap();
         }
@@ -102,7 +112,10 @@ fn a_damaged_table_is_corruption_naming_the_table() {
     let mut bytes = std::fs::read(&table).unwrap();
     bytes[100] ^= 0x01; // inside the first data block
     std::fs::write(&table, &bytes).unwrap();
-    let db = Db::builder(dir.path()).memtable_size(256 << 10).open().unwrap();
+    let db = Db::builder(dir.path())
+        .memtable_size(256 << 10)
+        .open()
+        .unwrap();
     let mut corrupt = 0;
     for i in 0..5000u32 {
         match db.get(format!("key{i:05}")) {
@@ -117,5 +130,7 @@ fn a_damaged_table_is_corruption_naming_the_table() {
     }
     assert!(corrupt > 0, "the damaged block was never reported");
     let scan: Vec<_> = db.iter().collect();
-    assert!(scan.iter().any(|item| matches!(item, Err(Error::Corruption { .. }))));
+    assert!(scan
+        .iter()
+        .any(|item| matches!(item, Err(Error::Corruption { .. }))));
 }

@@ -59,7 +59,16 @@ fn flush_oldest(inner: &Arc<DbInner>) -> Result<()> {
     let retention = inner.retention();
     let id = inner.next_file.fetch_add(1, Ordering::Relaxed);
     let mut cursor = sealed.memtable.iter();
-    let meta = write_table(&*inner.fs, &inner.dir, &inner.options, 0, id, &mut cursor, &retention, false)?;
+    let meta = write_table(
+        &*inner.fs,
+        &inner.dir,
+        &inner.options,
+        0,
+        id,
+        &mut cursor,
+        &retention,
+        false,
+    )?;
     if let Some(meta) = &meta {
         inner.counters.flushes.fetch_add(1, Ordering::Relaxed);
         inner
@@ -95,11 +104,9 @@ fn flush_oldest(inner: &Arc<DbInner>) -> Result<()> {
         .manifest
         .append(&edit)
         .map_err(|e| inner.fail_writes("manifest write", e))?;
-    let version = Arc::new(
-        versions
-            .current
-            .apply(&edit, |meta| open_table(&*inner.fs, &inner.dir, meta, &inner.cache))?,
-    );
+    let version = Arc::new(versions.current.apply(&edit, |meta| {
+        open_table(&*inner.fs, &inner.dir, meta, &inner.cache)
+    })?);
     versions.current = version.clone();
     versions.log_number = log_number;
     let obsolete = {

@@ -347,7 +347,11 @@ impl DbInner {
         self.read(seq, |sv, seq| sv.contains(key, seq))
     }
 
-    pub(crate) fn range_at<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R, seq: Option<SeqNo>) -> Iter {
+    pub(crate) fn range_at<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        range: R,
+        seq: Option<SeqNo>,
+    ) -> Iter {
         let owned = |bound: Bound<&K>| match bound {
             Bound::Included(key) => Bound::Included(key.as_ref().to_vec()),
             Bound::Excluded(key) => Bound::Excluded(key.as_ref().to_vec()),
@@ -356,7 +360,12 @@ impl DbInner {
         self.iter_at(owned(range.start_bound()), owned(range.end_bound()), seq)
     }
 
-    pub(crate) fn iter_at(&self, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>, seq: Option<SeqNo>) -> Iter {
+    pub(crate) fn iter_at(
+        &self,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+        seq: Option<SeqNo>,
+    ) -> Iter {
         loop {
             let super_version = self.super_version.load_full();
             let seq = seq.unwrap_or_else(|| self.visible_seq());
@@ -449,9 +458,10 @@ impl DbInner {
             .map_err(|e| self.fail_writes("log write", e))?;
         for (i, entry) in EntryDecoder::new(encoded).enumerate() {
             let entry = entry.expect("a checked batch decodes");
-            let inserted = state
-                .active
-                .insert(entry.key, first + i as u64, entry.kind, entry.value);
+            let inserted =
+                state
+                    .active
+                    .insert(entry.key, first + i as u64, entry.kind, entry.value);
             assert!(inserted, "memtable room was reserved");
         }
         state.last_seq = first + count as u64 - 1;
@@ -470,7 +480,12 @@ impl DbInner {
     /// log segment room for `entries_len` bytes of entries, sealing the
     /// memtable or rolling the segment if not. Waits (bounded by flush
     /// progress) while too many sealed memtables wait for a flush.
-    fn make_room(&self, state: &mut MutexGuard<'_, WriteState>, mem_needed: usize, entries_len: usize) -> Result<()> {
+    fn make_room(
+        &self,
+        state: &mut MutexGuard<'_, WriteState>,
+        mem_needed: usize,
+        entries_len: usize,
+    ) -> Result<()> {
         let memtable_full = state.active.memory_used() + mem_needed > state.active.capacity();
         if !memtable_full && !state.wal.needs_roll(entries_len) {
             return Ok(());
@@ -491,14 +506,18 @@ impl DbInner {
         let segment = state.wal.segment().clone();
         state.segments.push(segment);
         if memtable_full {
-            let memtable = Arc::new(Memtable::new(self.options.memtable_size.max(mem_needed + 4096)));
+            let memtable = Arc::new(Memtable::new(
+                self.options.memtable_size.max(mem_needed + 4096),
+            ));
             let sealed = Sealed {
                 memtable: std::mem::replace(&mut state.active, memtable.clone()),
                 first_segment: std::mem::replace(&mut state.active_first_segment, segment_id),
                 last_seq: state.last_seq,
             };
             let current = self.super_version.load_full();
-            current.active_sealed_at.store(state.last_seq, Ordering::Release);
+            current
+                .active_sealed_at
+                .store(state.last_seq, Ordering::Release);
             let mut sealed_list = Vec::with_capacity(current.sealed.len() + 1);
             sealed_list.push(Arc::new(sealed));
             sealed_list.extend(current.sealed.iter().cloned());
@@ -565,7 +584,8 @@ impl DbInner {
             }
             self.wake_background();
             let mut state = self.write.lock();
-            self.write_room.wait_for(&mut state, Duration::from_millis(20));
+            self.write_room
+                .wait_for(&mut state, Duration::from_millis(20));
         }
     }
 }

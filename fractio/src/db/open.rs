@@ -62,7 +62,10 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
     let mut state = match manifest::read_current(&*fs, dir)? {
         Some((_, path)) => ManifestState::read(&*fs, &path)?,
         None => {
-            if names.iter().any(|n| n.ends_with(".sst") || n.starts_with("MANIFEST-")) {
+            if names
+                .iter()
+                .any(|n| n.ends_with(".sst") || n.starts_with("MANIFEST-"))
+            {
                 return Err(Error::corruption(
                     dir.join(manifest::CURRENT),
                     0,
@@ -88,7 +91,16 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
 
     let mut report = RecoveryReport::default();
     let next_file = AtomicU64::new(state.next_file);
-    let (version, last_seq) = replay(dir, &options, &cache, &names, &state, version, &next_file, &mut report)?;
+    let (version, last_seq) = replay(
+        dir,
+        &options,
+        &cache,
+        &names,
+        &state,
+        version,
+        &next_file,
+        &mut report,
+    )?;
 
     // A fresh segment for new writes, then a fresh manifest naming it.
     let segment_id = next_file.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -177,7 +189,12 @@ impl ManifestState {
     }
 }
 
-pub(crate) fn open_table(fs: &dyn FileSystem, dir: &Path, meta: &TableMeta, cache: &Arc<BlockCache>) -> Result<Arc<Table>> {
+pub(crate) fn open_table(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    meta: &TableMeta,
+    cache: &Arc<BlockCache>,
+) -> Result<Arc<Table>> {
     let path = dir.join(table_name(meta.id));
     let file = fs.open_random(&path).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
@@ -264,7 +281,12 @@ fn replay(
                 }
             }
             for (i, entry) in EntryDecoder::new(record.entries).flatten().enumerate() {
-                let inserted = memtable.insert(entry.key, record.first_seq + i as u64, entry.kind, entry.value);
+                let inserted = memtable.insert(
+                    entry.key,
+                    record.first_seq + i as u64,
+                    entry.kind,
+                    entry.value,
+                );
                 assert!(inserted, "room was made");
             }
             last_seq = record_last;
@@ -323,12 +345,27 @@ fn flush_replayed(
         snapshots: Vec::new(),
         horizon: SeqNo::MAX,
     };
-    write_table(&*options.fs, dir, options, 0, id, &mut cursor, &retention, false)
+    write_table(
+        &*options.fs,
+        dir,
+        options,
+        0,
+        id,
+        &mut cursor,
+        &retention,
+        false,
+    )
 }
 
 /// Deletes files no longer needed: segments below `log_number`, other
 /// manifests, tables not in `version`, leftovers of interrupted renames.
-fn delete_obsolete(fs: &dyn FileSystem, dir: &Path, version: &Version, log_number: u64, manifest_id: u64) -> Result<usize> {
+fn delete_obsolete(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    version: &Version,
+    log_number: u64,
+    manifest_id: u64,
+) -> Result<usize> {
     let live: std::collections::HashSet<u64> = version.tables().map(|(_, t)| t.meta.id).collect();
     let mut deleted = 0;
     for name in fs.list(dir)? {
@@ -336,7 +373,10 @@ fn delete_obsolete(fs: &dyn FileSystem, dir: &Path, version: &Version, log_numbe
             id < log_number
         } else if let Some(id) = manifest::parse_manifest_name(&name) {
             id != manifest_id
-        } else if let Some(id) = name.strip_suffix(".sst").and_then(|d| d.parse::<u64>().ok()) {
+        } else if let Some(id) = name
+            .strip_suffix(".sst")
+            .and_then(|d| d.parse::<u64>().ok())
+        {
             !live.contains(&id)
         } else {
             name == "CURRENT.tmp" || name.ends_with(".sst.tmp")

@@ -117,6 +117,9 @@ impl CursorSource for SuperVersion {
                 children.push(Box::new(LevelIter::new(tables.to_vec())));
             }
         }
+        if children.len() == 1 {
+            return Ok(children.pop().expect("one child"));
+        }
         Ok(Box::new(MergingIterator::new(children)))
     }
 }

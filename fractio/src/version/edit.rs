@@ -115,13 +115,18 @@ impl VersionEdit {
         while !reader.is_empty() {
             let tag = reader.varint64().ok_or("bad tag")?;
             match tag {
-                TAG_LOG_NUMBER => edit.log_number = Some(reader.varint64().ok_or("bad log number")?),
-                TAG_NEXT_FILE => edit.next_file_number = Some(reader.varint64().ok_or("bad next file")?),
+                TAG_LOG_NUMBER => {
+                    edit.log_number = Some(reader.varint64().ok_or("bad log number")?)
+                }
+                TAG_NEXT_FILE => {
+                    edit.next_file_number = Some(reader.varint64().ok_or("bad next file")?)
+                }
                 TAG_LAST_SEQ => edit.last_seq = Some(reader.varint64().ok_or("bad last seq")?),
                 TAG_ADD => {
                     let level = read_level(&mut reader)?;
                     let meta = read_meta(&mut reader).ok_or("bad table entry")?;
-                    if meta.smallest_key > meta.largest_key || meta.smallest_seq > meta.largest_seq {
+                    if meta.smallest_key > meta.largest_key || meta.smallest_seq > meta.largest_seq
+                    {
                         return Err("table entry with inverted range");
                     }
                     edit.added.push((level, meta));

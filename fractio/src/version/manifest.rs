@@ -50,7 +50,12 @@ pub struct ManifestWriter {
 impl ManifestWriter {
     /// Creates manifest `id` in `dir` holding `snapshot` (the whole current
     /// version as one edit), syncs it and makes `CURRENT` name it.
-    pub fn create(fs: &dyn FileSystem, dir: &Path, id: u64, snapshot: &VersionEdit) -> Result<ManifestWriter> {
+    pub fn create(
+        fs: &dyn FileSystem,
+        dir: &Path,
+        id: u64,
+        snapshot: &VersionEdit,
+    ) -> Result<ManifestWriter> {
         let file = fs.create_writable(&dir.join(manifest_name(id)))?;
         let mut writer = ManifestWriter { file, id };
         writer.append(snapshot)?;
@@ -128,15 +133,24 @@ pub fn decode_manifest(bytes: &[u8], path: &Path) -> Result<Vec<VersionEdit>> {
             if end >= rest.len() {
                 break; // the last record, torn
             }
-            return Err(Error::corruption(path, pos as u64, "manifest record checksum mismatch"));
+            return Err(Error::corruption(
+                path,
+                pos as u64,
+                "manifest record checksum mismatch",
+            ));
         }
-        let edit = VersionEdit::decode(&body[4..])
-            .map_err(|reason| Error::corruption(path, pos as u64, format!("manifest edit: {reason}")))?;
+        let edit = VersionEdit::decode(&body[4..]).map_err(|reason| {
+            Error::corruption(path, pos as u64, format!("manifest edit: {reason}"))
+        })?;
         edits.push(edit);
         pos += end;
     }
     if edits.is_empty() {
-        return Err(Error::corruption(path, 0, "manifest holds no complete edit"));
+        return Err(Error::corruption(
+            path,
+            0,
+            "manifest holds no complete edit",
+        ));
     }
     Ok(edits)
 }
@@ -162,7 +176,10 @@ mod tests {
         writer.append(&second).unwrap();
         let (id, path) = read_current(&StdFs, dir.path()).unwrap().unwrap();
         assert_eq!(id, 1);
-        assert_eq!(read_manifest(&StdFs, &path).unwrap(), vec![first.clone(), second.clone()]);
+        assert_eq!(
+            read_manifest(&StdFs, &path).unwrap(),
+            vec![first.clone(), second.clone()]
+        );
 
         // A torn last record is ignored; a damaged earlier one is corruption.
         let bytes = std::fs::read(&path).unwrap();
@@ -170,14 +187,18 @@ mod tests {
         assert_eq!(decode_manifest(cut, &path).unwrap(), vec![first]);
         let mut damaged = bytes.clone();
         damaged[9] ^= 1;
-        assert!(decode_manifest(&damaged, &path).unwrap_err().is_corruption());
+        assert!(decode_manifest(&damaged, &path)
+            .unwrap_err()
+            .is_corruption());
     }
 
     #[test]
     fn garbage_current_is_corruption() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(CURRENT), b"nonsense").unwrap();
-        assert!(read_current(&StdFs, dir.path()).unwrap_err().is_corruption());
+        assert!(read_current(&StdFs, dir.path())
+            .unwrap_err()
+            .is_corruption());
         assert_eq!(parse_manifest_name("MANIFEST-000012"), Some(12));
         assert_eq!(parse_manifest_name("MANIFEST-"), None);
     }

@@ -89,9 +89,8 @@ impl Version {
     }
 
     fn sort(&mut self) {
-        self.levels[0].sort_by(|a, b| {
-            (b.meta.largest_seq, b.meta.id).cmp(&(a.meta.largest_seq, a.meta.id))
-        });
+        self.levels[0]
+            .sort_by(|a, b| (b.meta.largest_seq, b.meta.id).cmp(&(a.meta.largest_seq, a.meta.id)));
         for level in &mut self.levels[1..] {
             level.sort_by(|a, b| a.meta.smallest_key.cmp(&b.meta.smallest_key));
         }
@@ -110,7 +109,12 @@ impl Version {
 
     /// The newest version of `key` with a sequence number `<= snapshot` in
     /// any table; `hash` is `key_hash(key)`.
-    pub fn get(&self, key: &[u8], hash: u64, snapshot: SeqNo) -> Result<Option<(SeqNo, ValueKind, Slice)>> {
+    pub fn get(
+        &self,
+        key: &[u8],
+        hash: u64,
+        snapshot: SeqNo,
+    ) -> Result<Option<(SeqNo, ValueKind, Slice)>> {
         for handle in &self.levels[0] {
             if handle.meta.smallest_seq > snapshot || !handle.meta.covers(key) {
                 continue;
@@ -133,5 +137,7 @@ impl Version {
 /// The table of a sorted, non-overlapping level whose range covers `key`.
 pub fn find_table<'a>(level: &'a [Arc<TableHandle>], key: &[u8]) -> Option<&'a Arc<TableHandle>> {
     let index = level.partition_point(|t| t.meta.largest_key.as_slice() < key);
-    level.get(index).filter(|t| t.meta.smallest_key.as_slice() <= key)
+    level
+        .get(index)
+        .filter(|t| t.meta.smallest_key.as_slice() <= key)
 }
