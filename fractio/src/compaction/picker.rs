@@ -237,19 +237,23 @@ pub fn manual<T: Shaped>(levels: &[&[T]], level: usize, busy: &HashSet<u64>) -> 
     })
 }
 
-/// An in-place rewrite of the tables of `level` that hold tombstones and
-/// are not in `fresh` (tables just written, whose tombstones were already
-/// judged): when `level` is the deepest holding data, the rewrite drops
-/// every tombstone no snapshot needs. `None` when there is none.
-pub fn tombstone_rewrite<T: Shaped>(
+/// An in-place rewrite of the tables of `level` that may hold garbage:
+/// tombstones, or (the ids in `suspect`) versions kept for snapshots live
+/// when they were written. Tables in `fresh` were just written by the
+/// same manual compaction and are left alone. When `level` is the deepest
+/// holding data, the rewrite drops every tombstone and every version no
+/// snapshot needs any more. `None` when no table qualifies.
+pub fn garbage_rewrite<T: Shaped>(
     levels: &[&[T]],
     level: usize,
     fresh: &HashSet<u64>,
+    suspect: &HashSet<u64>,
 ) -> Option<Compaction> {
     let inputs: Vec<&TableMeta> = levels[level]
         .iter()
         .map(Shaped::meta)
-        .filter(|t| t.tombstones > 0 && !fresh.contains(&t.id))
+        .filter(|t| !fresh.contains(&t.id))
+        .filter(|t| t.tombstones > 0 || suspect.contains(&t.id))
         .collect();
     if inputs.is_empty() {
         return None;

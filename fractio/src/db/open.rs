@@ -151,6 +151,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
         background_cv: Condvar::new(),
         recovery: report,
         counters: Counters::default(),
+        compaction: Default::default(),
         options,
         _lock: lock,
     })

@@ -237,7 +237,7 @@ fn overlapping_is_inclusive_at_both_ends() {
 }
 
 #[test]
-fn manual_takes_a_whole_level_and_rewrites_bottom_tombstones() {
+fn manual_takes_a_whole_level_and_rewrites_bottom_garbage() {
     let mut with_tombstones = t(5, "p", "q", 1);
     with_tombstones.tombstones = 3;
     let levels = shape(vec![
@@ -256,10 +256,14 @@ fn manual_takes_a_whole_level_and_rewrites_bottom_tombstones() {
     assert_eq!(manual(&view, 0, &HashSet::new()), None);
     assert_eq!(deepest_nonempty(&view), Some(2));
 
-    let rewrite = tombstone_rewrite(&view, 2, &HashSet::new()).unwrap();
+    let none = HashSet::new();
+    let rewrite = garbage_rewrite(&view, 2, &none, &none).unwrap();
     assert_eq!((rewrite.level, rewrite.output_level), (2, 2));
     assert_eq!(rewrite.inputs, vec![5]);
-    assert_eq!(tombstone_rewrite(&view, 2, &busy(&[5])), None);
+    assert_eq!(garbage_rewrite(&view, 2, &busy(&[5]), &none), None);
+    // Tables written while a snapshot lived may hide old versions.
+    let rewrite = garbage_rewrite(&view, 2, &none, &busy(&[3])).unwrap();
+    assert_eq!(rewrite.inputs, vec![3, 5]);
     let empty = shape(vec![]);
     assert_eq!(deepest_nonempty(&self::view(&empty)), None);
 }
