@@ -80,6 +80,10 @@ fn flush_oldest(inner: &Arc<DbInner>) -> Result<()> {
     // The next memtable's segments are still needed: the log number moves
     // to the first of them.
     let log_number = {
+        // Under the commit lock: a seal between reading the sealed list and
+        // the active memtable's first segment would skip the newly sealed
+        // memtable's segments, and they would be deleted unflushed.
+        let state = inner.write.lock();
         let current = inner.super_version.load();
         let position = current
             .sealed
@@ -89,7 +93,7 @@ fn flush_oldest(inner: &Arc<DbInner>) -> Result<()> {
         if position > 0 {
             current.sealed[position - 1].first_segment
         } else {
-            inner.write.lock().active_first_segment
+            state.active_first_segment
         }
     };
     let edit = VersionEdit {
