@@ -294,7 +294,10 @@ mod tests {
         writer.add(b"b", 1, V, b"z", first).unwrap();
         let tables = writer.finish().unwrap();
         assert_eq!(tables.len(), 2);
-        assert_eq!((tables[0].entries, tables[0].largest_key.as_slice()), (2, &b"a"[..]));
+        assert_eq!(
+            (tables[0].entries, tables[0].largest_key.as_slice()),
+            (2, &b"a"[..])
+        );
         assert_eq!(tables[1].smallest_key, b"b");
         assert!(dir.path().join(table_name(tables[1].id)).exists());
 

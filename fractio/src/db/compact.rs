@@ -198,7 +198,8 @@ impl DbInner {
     ) -> Result<()> {
         self.stop_while_l0_full(state)?;
         let (l0, sealed) = self.compaction.shape();
-        let fill = (state.active.memory_used() as u64 * 1000) / state.active.capacity().max(1) as u64;
+        let fill =
+            (state.active.memory_used() as u64 * 1000) / state.active.capacity().max(1) as u64;
         let Some(rate) = write_rate(l0, sealed, fill, &self.options) else {
             return Ok(());
         };
@@ -208,7 +209,9 @@ impl DbInner {
             let counters = &self.compaction;
             counters.slowdowns.fetch_add(1, Ordering::Relaxed);
             let micros = wait.as_micros() as u64;
-            counters.slowdown_micros.fetch_add(micros, Ordering::Relaxed);
+            counters
+                .slowdown_micros
+                .fetch_add(micros, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -229,7 +232,9 @@ impl DbInner {
         if let Some(started) = stopped {
             self.counters.stalls.fetch_add(1, Ordering::Relaxed);
             let micros = started.elapsed().as_micros() as u64;
-            self.counters.stall_micros.fetch_add(micros, Ordering::Relaxed);
+            self.counters
+                .stall_micros
+                .fetch_add(micros, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -239,7 +244,9 @@ impl DbInner {
 pub(crate) fn start(inner: &Arc<DbInner>, threads: &mut Vec<JoinHandle<()>>) -> Result<()> {
     {
         let _state = inner.write.lock();
-        inner.compaction.note(&inner.super_version.load(), &inner.options);
+        inner
+            .compaction
+            .note(&inner.super_version.load(), &inner.options);
     }
     for i in 0..inner.options.compaction_threads {
         let inner = inner.clone();
@@ -356,7 +363,10 @@ fn levels_of(version: &Version) -> Vec<&[Arc<TableHandle>]> {
 fn execute(inner: &DbInner, compaction: &Compaction, version: &Version) -> Result<Vec<u64>> {
     if compaction.trivial_move {
         let moved = install(inner, compaction, Vec::new(), HashMap::new())?;
-        inner.compaction.trivial_moves.fetch_add(1, Ordering::Relaxed);
+        inner
+            .compaction
+            .trivial_moves
+            .fetch_add(1, Ordering::Relaxed);
         return Ok(moved);
     }
     let job = Job::new(compaction.clone(), version, inner.retention());
@@ -381,8 +391,12 @@ fn execute(inner: &DbInner, compaction: &Compaction, version: &Version) -> Resul
     let counters = &inner.counters;
     counters.compactions.fetch_add(1, Ordering::Relaxed);
     let read = job.bytes_read();
-    counters.compaction_bytes_read.fetch_add(read, Ordering::Relaxed);
-    counters.compaction_bytes_written.fetch_add(written, Ordering::Relaxed);
+    counters
+        .compaction_bytes_read
+        .fetch_add(read, Ordering::Relaxed);
+    counters
+        .compaction_bytes_written
+        .fetch_add(written, Ordering::Relaxed);
     Ok(added)
 }
 
@@ -391,7 +405,12 @@ fn execute(inner: &DbInner, compaction: &Compaction, version: &Version) -> Resul
 fn open_outputs(inner: &DbInner, outputs: &[TableMeta]) -> Result<HashMap<u64, Arc<Table>>> {
     let opened = outputs
         .iter()
-        .map(|meta| Ok((meta.id, open_table(&*inner.fs, &inner.dir, meta, &inner.cache)?)))
+        .map(|meta| {
+            Ok((
+                meta.id,
+                open_table(&*inner.fs, &inner.dir, meta, &inner.cache)?,
+            ))
+        })
         .collect::<Result<HashMap<_, _>>>();
     if opened.is_err() {
         delete_tables(inner, outputs.iter().map(|t| t.id));
@@ -422,7 +441,10 @@ fn install(
     }
     let edit = VersionEdit {
         next_file_number: Some(inner.next_file.load(Ordering::Relaxed)),
-        added: added.iter().map(|m| (compaction.output_level, m.clone())).collect(),
+        added: added
+            .iter()
+            .map(|m| (compaction.output_level, m.clone()))
+            .collect(),
         deleted: compaction.consumed().collect(),
         ..VersionEdit::default()
     };
@@ -430,11 +452,14 @@ fn install(
         return Err(inner.fail_writes("manifest write", error));
     }
     let version = current.apply(&edit, |meta| {
-        opened.remove(&meta.id).ok_or_else(|| {
-            Error::InvalidArgument(format!("table {} was not opened", meta.id))
-        })
+        opened
+            .remove(&meta.id)
+            .ok_or_else(|| Error::InvalidArgument(format!("table {} was not opened", meta.id)))
     })?;
-    debug_assert!(levels_are_disjoint(&version), "compaction broke a level's order");
+    debug_assert!(
+        levels_are_disjoint(&version),
+        "compaction broke a level's order"
+    );
     let version = Arc::new(version);
     versions.current = version.clone();
     {

@@ -127,7 +127,9 @@ fn flush_oldest(inner: &Arc<DbInner>) -> Result<()> {
             active_sealed_at: current.active_sealed_at.clone(),
         }));
         // Compaction hook: the L0 count feeds backpressure.
-        inner.compaction.note(&inner.super_version.load(), &inner.options);
+        inner
+            .compaction
+            .note(&inner.super_version.load(), &inner.options);
         let split = state.segments.partition_point(|s| s.id < log_number);
         state.segments.drain(..split).collect::<Vec<_>>()
     };

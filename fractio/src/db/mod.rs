@@ -558,7 +558,8 @@ impl DbInner {
                 active_sealed_at: Arc::new(AtomicU64::new(SeqNo::MAX)),
             }));
             // Compaction hook: the sealed count feeds backpressure.
-            self.compaction.note(&self.super_version.load(), &self.options);
+            self.compaction
+                .note(&self.super_version.load(), &self.options);
             self.wake_background();
         }
         Ok(())
