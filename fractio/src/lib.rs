@@ -5,6 +5,7 @@
 //! background and compacted level by level. Reads see a consistent snapshot
 //! by sequence number.
 
+pub mod cache;
 pub mod coding;
 mod error;
 pub mod fs;

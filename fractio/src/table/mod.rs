@@ -26,11 +26,19 @@
 //! the table's path and the offset of the damaged block.
 
 pub mod block;
+mod builder;
 pub mod filter;
 pub mod format;
 pub mod index;
+mod iter;
 pub mod properties;
+mod reader;
 
+pub use builder::{TableBuilder, TableOptions};
 pub use format::FORMAT_VERSION;
+pub use iter::TableIter;
 pub use properties::TableProperties;
+pub use reader::Table;
 
+#[cfg(test)]
+mod tests;
