@@ -417,6 +417,27 @@ pub struct BlockIter {
     /// The offset of restart point `restart + 1` (`entries_end` if none):
     /// once `current` reaches it, the cursor is in the next interval.
     next_restart: usize,
+    /// The entries of one restart interval as `prev` or `seek_to_last`
+    /// decoded them, in block order, so each further `prev` inside the
+    /// interval is a key copy instead of a rescan.
+    back: Vec<BackEntry>,
+    /// The keys of `back`, back to back.
+    back_keys: Vec<u8>,
+    /// The current entry's place in `back`, when it was reached backwards;
+    /// any other move clears it.
+    back_pos: Option<usize>,
+}
+
+/// An entry remembered for backward steps.
+#[derive(Debug, Clone, Copy)]
+struct BackEntry {
+    offset: usize,
+    next: usize,
+    key_end: usize,
+    seq: SeqNo,
+    kind: ValueKind,
+    value_start: usize,
+    value_end: usize,
 }
 
 impl BlockIter {
@@ -434,6 +455,9 @@ impl BlockIter {
             next: end,
             restart: 0,
             next_restart: end,
+            back: Vec::new(),
+            back_keys: Vec::new(),
+            back_pos: None,
         }
     }
 
@@ -490,9 +514,9 @@ impl BlockIter {
 
     /// Moves to the last entry (invalid if the block is empty).
     pub fn seek_to_last(&mut self) -> Result<(), DecodeError> {
-        self.start_at_restart(self.block.num_restarts.saturating_sub(1));
-        while self.parse_next()? && self.next < self.block.entries_end {}
-        Ok(())
+        let last = self.block.num_restarts.saturating_sub(1);
+        self.scan_interval_back(last, self.block.entries_end)
+            .map(drop)
     }
 
     /// Moves to the first entry at or after `(key, seq)` in internal order;
@@ -540,6 +564,10 @@ impl BlockIter {
     /// REQUIRES: `valid()`.
     pub fn prev(&mut self) -> Result<(), DecodeError> {
         debug_assert!(self.valid());
+        if let Some(pos) = self.back_pos.and_then(|pos| pos.checked_sub(1)) {
+            self.load_back(pos);
+            return Ok(());
+        }
         let original = self.current;
         let mut restart = self.restart;
         while self.block.restart_point(restart) >= original {
@@ -549,22 +577,72 @@ impl BlockIter {
             }
             restart -= 1;
         }
+        if self.scan_interval_back(restart, original)? {
+            return Ok(());
+        }
+        malformed("entries do not lead back to the current one")
+    }
+
+    /// Decodes restart interval `restart` from its start up to the entry
+    /// that ends at or after offset `until`, remembering every entry in
+    /// `back`, and leaves the cursor there. `Ok(false)` (and an invalid
+    /// cursor) if the entries end first.
+    fn scan_interval_back(&mut self, restart: usize, until: usize) -> Result<bool, DecodeError> {
         self.start_at_restart(restart);
+        self.back.clear();
+        self.back_keys.clear();
         while self.parse_next()? {
-            if self.next >= original {
-                return Ok(());
+            self.back_keys.extend_from_slice(&self.key);
+            self.back.push(BackEntry {
+                offset: self.current,
+                next: self.next,
+                key_end: self.back_keys.len(),
+                seq: self.seq,
+                kind: self.kind,
+                value_start: self.value_start,
+                value_end: self.value_end,
+            });
+            if self.next >= until {
+                self.back_pos = Some(self.back.len() - 1);
+                return Ok(true);
             }
         }
-        self.invalidate();
-        malformed("entries do not lead back to the current one")
+        Ok(false)
+    }
+
+    /// Makes `back[pos]` the current entry (same restart interval).
+    fn load_back(&mut self, pos: usize) {
+        let Some(entry) = self.back.get(pos).copied() else {
+            self.invalidate();
+            return;
+        };
+        let key_start = pos
+            .checked_sub(1)
+            .and_then(|p| self.back.get(p))
+            .map_or(0, |e| e.key_end);
+        self.key.clear();
+        self.key.extend_from_slice(
+            self.back_keys
+                .get(key_start..entry.key_end)
+                .unwrap_or_default(),
+        );
+        self.seq = entry.seq;
+        self.kind = entry.kind;
+        self.value_start = entry.value_start;
+        self.value_end = entry.value_end;
+        self.current = entry.offset;
+        self.next = entry.next;
+        self.back_pos = Some(pos);
     }
 
     fn invalidate(&mut self) {
         self.current = self.block.entries_end;
         self.next = self.block.entries_end;
+        self.back_pos = None;
     }
 
     fn start_at_restart(&mut self, restart: usize) {
+        self.back_pos = None;
         self.key.clear();
         self.restart = restart;
         self.next = self.block.restart_point(restart);
@@ -623,6 +701,7 @@ impl BlockIter {
         self.value_end = entry.value_end;
         self.current = self.next;
         self.next = entry.next();
+        self.back_pos = None;
         if self.current >= self.next_restart {
             self.advance_restart();
         }
@@ -735,6 +814,54 @@ mod tests {
                     .filter(|e| e.0 == key)
                     .map(|e| (e.1, e.2, e.3.as_slice()));
                 assert_eq!(block.get(&key, seq).unwrap(), expected);
+            }
+        }
+    }
+
+    /// Goal: the remembered interval of backward steps never goes stale.
+    /// Method: random walks mixing every move, checked after each step
+    /// against the model position.
+    #[test]
+    fn random_walks_match_the_model() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let entries = model(&mut rng, 50);
+        for interval in [1, 3, RESTART_INTERVAL] {
+            let block = build(&entries, interval);
+            let mut iter = block.iter();
+            let mut position: Option<usize> = None;
+            for _ in 0..5000 {
+                match (rng.gen_range(0..10), position) {
+                    (0, _) => {
+                        let e = &entries[rng.gen_range(0..entries.len())];
+                        iter.seek(&e.0, e.1).unwrap();
+                        position = entries.iter().position(|x| x == e);
+                    }
+                    (1, _) => {
+                        let e = &entries[rng.gen_range(0..entries.len())];
+                        iter.seek_for_prev(&e.0, e.1).unwrap();
+                        position = entries.iter().position(|x| x == e);
+                    }
+                    (2, _) => {
+                        iter.seek_to_last().unwrap();
+                        position = Some(entries.len() - 1);
+                    }
+                    (3..=5, Some(at)) => {
+                        iter.next().unwrap();
+                        position = Some(at + 1).filter(|&p| p < entries.len());
+                    }
+                    (_, Some(at)) => {
+                        iter.prev().unwrap();
+                        position = at.checked_sub(1);
+                    }
+                    (_, None) => {
+                        iter.seek_to_first().unwrap();
+                        position = Some(0);
+                    }
+                }
+                assert_eq!(
+                    iter.valid().then(|| at(&iter)),
+                    position.map(|p| entries[p].clone())
+                );
             }
         }
     }

@@ -793,6 +793,15 @@ fn lookup_and_scan_costs() {
     }
     let scan_us = start.elapsed().as_micros();
     assert_eq!(scanned, 10_000);
+    let start = Instant::now();
+    iter.seek_for_prev(b"user000000140000", MAX_SEQNO).unwrap();
+    let mut reversed = 0;
+    while iter.valid() && reversed < 10_000 {
+        reversed += 1;
+        iter.prev().unwrap();
+    }
+    let reverse_us = start.elapsed().as_micros();
+    assert_eq!(reversed, 10_000);
     let hot: Vec<(Vec<u8>, u64)> = probes
         .iter()
         .take(500)
@@ -815,7 +824,7 @@ fn lookup_and_scan_costs() {
     println!(
         "get: {cold_ns} ns first pass (block reads), {get_ns} ns cached, {hot_ns} ns hot set, \
          {absent_ns} ns absent; \
-         10k-entry scan: {scan_us} us; pinned {} bytes",
+         10k-entry scan: {scan_us} us forward, {reverse_us} us reverse; pinned {} bytes",
         table.pinned_bytes()
     );
 }
