@@ -399,7 +399,9 @@ pub(crate) fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
 
 /// A cursor over one block. The current key is rebuilt incrementally in a
 /// buffer that is reused across entries and across blocks
-/// ([`BlockIter::reset`]). After an error the cursor is invalid.
+/// ([`BlockIter::reset`]). Moving backwards decodes the restart interval
+/// before the current entry once and remembers it, so a reverse scan costs
+/// a key copy per step. After an error the cursor is invalid.
 #[derive(Debug)]
 pub struct BlockIter {
     block: Arc<Block>,
