@@ -78,11 +78,9 @@ fn flush_oldest(inner: &Arc<DbInner>) -> Result<()> {
 
     let mut versions = inner.versions.lock();
     // The next memtable's segments are still needed: the log number moves
-    // to the first of them.
+    // to the first of them. Read under the commit lock, where rotations
+    // happen, so the sealed list and the active memtable agree.
     let log_number = {
-        // Under the commit lock: a seal between reading the sealed list and
-        // the active memtable's first segment would skip the newly sealed
-        // memtable's segments, and they would be deleted unflushed.
         let state = inner.write.lock();
         let current = inner.super_version.load();
         let position = current
