@@ -125,8 +125,10 @@ impl Job {
     fn cursor(&self) -> MergingIterator {
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
         if self.compaction.level == 0 {
+            // One-off full scans: keep the cache for readers. (Sorted runs
+            // go through `LevelIter`, which fills the cache.)
             for handle in &self.inputs {
-                children.push(Box::new(handle.table.iter()));
+                children.push(Box::new(handle.table.iter_without_cache_fill()));
             }
         } else {
             children.push(Box::new(LevelIter::new(self.inputs.clone())));
