@@ -390,20 +390,22 @@ fn backpressure_bounds_l0_under_a_write_flood() {
         .map(|t| {
             let db = db.clone();
             std::thread::spawn(move || {
+                let mut slowest = Duration::ZERO;
                 for i in 0..per_thread {
                     let i = t * per_thread + i;
+                    let started = Instant::now();
                     db.insert(key(i), value(i, 0)).unwrap();
+                    slowest = slowest.max(started.elapsed());
                 }
+                slowest
             })
         })
         .collect();
-    for writer in writers {
-        writer.join().unwrap();
-    }
+    let slowest = writers.into_iter().map(|w| w.join().unwrap()).max();
     done.store(true, Ordering::Relaxed);
     let max_l0 = sampler.join().unwrap();
     let stats = db.stats();
-    println!("max L0 {max_l0}\n{stats}");
+    println!("max L0 {max_l0}, slowest write {slowest:?}\n{stats}");
     // Writes stop at 6; memtables sealed before that (2 at most) may still
     // be flushed on top.
     assert!(max_l0 <= 6 + 2, "L0 reached {max_l0}");

@@ -1,11 +1,13 @@
 //! Compaction in the database: the background threads, installing a
-//! compaction's result, `Db::compact`, and write backpressure.
+//! compaction's result, and the [`Compactor`] state they share.
+//! [`backpressure`] slows writes down when compaction falls behind;
+//! [`manual`] is `Db::compact`.
 //!
 //! # Threads and locks
 //! - `compaction_threads` threads loop: pick (under `versions`, then the
-//!   [`Compactor`] state lock), mark the picked tables busy, run the job
-//!   with no lock held, install, unmark. They sleep on `background_cv`
-//!   and wake when a flush or a compaction installs a version.
+//!   compactor's state lock), mark the picked tables busy, run the job with
+//!   no lock held, install, unmark. They sleep on `background_cv` and wake
+//!   when a flush or a compaction installs a version.
 //! - Installing follows the flush's order: manifest edit (synced) →
 //!   `Version::apply` → new super version under the commit lock → drop the
 //!   version lock → only then delete the consumed files. Readers holding
@@ -13,51 +15,37 @@
 //! - Lock order: `versions` → compactor state; `versions` → `write`.
 //!   Nothing here takes `write` while holding the compactor state or
 //!   `background`.
-//! - [`Db::compact`](crate::Db::compact) flushes, pauses automatic picks,
-//!   waits for running jobs, and runs the manual steps in the caller's
-//!   thread.
-//!
-//! # Backpressure
-//! Every write checks one atomic flag ([`Compactor::throttled`]), set when
-//! L0 holds `l0_slowdown_trigger` tables or more, or `max_sealed_memtables`
-//! sealed memtables wait for a flush. When set, writes are rate-limited:
-//! [`write_rate`] halves the allowed rate for each step of pressure, and
-//! each write reserves its bytes in a token bucket, sleeping (with the
-//! commit lock released) once it runs more than [`MIN_SLEEP`] ahead. Only
-//! at `l0_stop_trigger` L0 tables do writes stop until compaction catches
-//! up.
+//! - Picks are made from the current version under `versions`, so a pick
+//!   never misses a table another compaction installed; busy tables are
+//!   never picked twice, so running jobs work on disjoint key ranges.
 //!
 //! # Crash safety
 //! A crash before the manifest edit leaves unnamed output files (deleted
 //! by the next `open`); after it, consumed files that were not yet deleted
 //! (likewise). Either way the manifest names a complete set of tables.
 
+mod backpressure;
+mod manual;
+
+pub(crate) use manual::compact_all;
+
 use super::open::open_table;
-use super::{DbInner, SuperVersion, WriteState};
+use super::{DbInner, SuperVersion};
 use crate::compaction::job::{Job, JobEnv};
-use crate::compaction::picker::{self, Compaction, PickerOptions, LAST_LEVEL};
+use crate::compaction::picker::{self, Compaction, PickerOptions};
 use crate::options::{Options, LEVELS};
 use crate::table::Table;
 use crate::version::edit::{TableMeta, VersionEdit};
 use crate::version::{TableHandle, Version};
 use crate::{Error, Result};
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use backpressure::Throttle;
+use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// The write rate allowed at the first step of slowdown: 64 MiB/s.
-const SLOWDOWN_RATE: u64 = 64 << 20;
-/// Halvings of the rate between the first step and the last before a stop.
-const SLOWDOWN_STEPS: u64 = 8;
-/// A writer sleeps only once the bucket runs this far ahead of the clock,
-/// so delays are few sleeps of a millisecond or more, not a sleep a write.
-const MIN_SLEEP: Duration = Duration::from_millis(1);
-/// Sealed memtables: the active one's fill (per mille) from which writes
-/// slow down while the flush is behind.
-const MEMTABLE_SLOWDOWN_FILL: u64 = 500;
 /// How long a compaction thread sleeps when it has nothing to do and is
 /// not woken (a safety net: installs wake it).
 const IDLE_WAIT: Duration = Duration::from_secs(1);
@@ -65,22 +53,15 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// The compaction side of a database: who is compacting what, the
-/// backpressure inputs, and counters. A field of `DbInner`.
+/// backpressure state, and counters. A field of `DbInner`.
 pub(crate) struct Compactor {
-    /// Set while writes must be throttled (see the module doc).
-    throttled: AtomicBool,
-    l0_tables: AtomicUsize,
-    sealed_memtables: AtomicUsize,
+    pub(crate) throttle: Throttle,
     state: Mutex<State>,
     /// Signalled when a job ends.
     idle: Condvar,
     /// Serialises `Db::compact` calls.
     manual: Mutex<()>,
-    /// The token bucket: when the bytes reserved so far are paid for.
-    bucket: Mutex<Instant>,
     pub(crate) trivial_moves: AtomicU64,
-    pub(crate) slowdowns: AtomicU64,
-    pub(crate) slowdown_micros: AtomicU64,
     pub(crate) failures: AtomicU64,
 }
 
@@ -103,9 +84,7 @@ struct State {
 impl Default for Compactor {
     fn default() -> Compactor {
         Compactor {
-            throttled: AtomicBool::new(false),
-            l0_tables: AtomicUsize::new(0),
-            sealed_memtables: AtomicUsize::new(0),
+            throttle: Throttle::default(),
             state: Mutex::new(State {
                 busy: HashSet::new(),
                 running: 0,
@@ -117,126 +96,30 @@ impl Default for Compactor {
             }),
             idle: Condvar::new(),
             manual: Mutex::new(()),
-            bucket: Mutex::new(Instant::now()),
             trivial_moves: AtomicU64::new(0),
-            slowdowns: AtomicU64::new(0),
-            slowdown_micros: AtomicU64::new(0),
             failures: AtomicU64::new(0),
         }
     }
 }
 
 impl Compactor {
-    /// Whether writes must go through the backpressure path: one load.
+    /// Whether writes must take the backpressure path: one relaxed load.
     #[inline]
     pub(crate) fn throttled(&self) -> bool {
-        self.throttled.load(Ordering::Relaxed)
+        self.throttle.throttled()
     }
 
-    /// Records the shape of a newly stored super version.
-    /// REQUIRES: called under the commit lock, right after the store, so
-    /// that notes happen in the order of the stores.
+    /// Records the shape of a newly stored super version (L0 tables,
+    /// sealed memtables) for backpressure. REQUIRES: called under the
+    /// commit lock, right after the store.
     pub(crate) fn note(&self, super_version: &SuperVersion, options: &Options) {
-        let l0 = super_version.version.level(0).len();
-        let sealed = super_version.sealed.len();
-        self.l0_tables.store(l0, Ordering::Relaxed);
-        self.sealed_memtables.store(sealed, Ordering::Relaxed);
-        let throttled = l0 >= options.l0_slowdown_trigger || sealed >= options.max_sealed_memtables;
-        self.throttled.store(throttled, Ordering::Relaxed);
-    }
-
-    /// L0 tables and sealed memtables as last noted.
-    pub(crate) fn shape(&self) -> (usize, usize) {
-        (
-            self.l0_tables.load(Ordering::Relaxed),
-            self.sealed_memtables.load(Ordering::Relaxed),
-        )
+        self.throttle.note(super_version, options);
     }
 
     /// Running jobs and the last failure of an automatic compaction.
     pub(crate) fn activity(&self) -> (usize, Option<String>) {
         let state = self.state.lock();
         (state.running, state.last_error.clone())
-    }
-
-    /// Reserves `bytes` at `rate` bytes/s; returns how long the writer
-    /// must wait for them.
-    fn reserve(&self, bytes: usize, rate: u64) -> Duration {
-        let now = Instant::now();
-        let mut paid_until = self.bucket.lock();
-        let cost = Duration::from_nanos((bytes as u64).saturating_mul(1_000_000_000) / rate.max(1));
-        *paid_until = (*paid_until).max(now) + cost;
-        paid_until.saturating_duration_since(now)
-    }
-}
-
-/// The write rate (bytes/s) allowed with `l0` tables in L0, `sealed`
-/// memtables waiting for a flush and the active one `fill` per mille
-/// full, or `None` for no limit. Each step of pressure halves the rate.
-pub(crate) fn write_rate(l0: usize, sealed: usize, fill: u64, options: &Options) -> Option<u64> {
-    let mut steps = 0;
-    if l0 >= options.l0_slowdown_trigger {
-        let span = (options.l0_stop_trigger - options.l0_slowdown_trigger) as u64;
-        let over = (l0 - options.l0_slowdown_trigger) as u64;
-        steps = 1 + over * SLOWDOWN_STEPS / span.max(1);
-    }
-    if sealed >= options.max_sealed_memtables && fill >= MEMTABLE_SLOWDOWN_FILL {
-        let over = fill.min(1000) - MEMTABLE_SLOWDOWN_FILL;
-        steps = steps.max(1 + over * SLOWDOWN_STEPS / (1000 - MEMTABLE_SLOWDOWN_FILL));
-    }
-    (steps > 0).then(|| SLOWDOWN_RATE >> (steps - 1).min(SLOWDOWN_STEPS))
-}
-
-impl DbInner {
-    /// Backpressure for a write of `bytes` bytes: stops while L0 is at the
-    /// stop trigger, then delays by the token bucket. REQUIRES: the commit
-    /// lock is held (`state`); it is released while sleeping.
-    pub(super) fn throttle_write(
-        &self,
-        state: &mut MutexGuard<'_, WriteState>,
-        bytes: usize,
-    ) -> Result<()> {
-        self.stop_while_l0_full(state)?;
-        let (l0, sealed) = self.compaction.shape();
-        let fill =
-            (state.active.memory_used() as u64 * 1000) / state.active.capacity().max(1) as u64;
-        let Some(rate) = write_rate(l0, sealed, fill, &self.options) else {
-            return Ok(());
-        };
-        let wait = self.compaction.reserve(bytes, rate);
-        if wait >= MIN_SLEEP {
-            MutexGuard::unlocked(state, || std::thread::sleep(wait));
-            let counters = &self.compaction;
-            counters.slowdowns.fetch_add(1, Ordering::Relaxed);
-            let micros = wait.as_micros() as u64;
-            counters
-                .slowdown_micros
-                .fetch_add(micros, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-
-    /// Waits (the commit lock released) while L0 holds `l0_stop_trigger`
-    /// tables or more; counted as a stall.
-    fn stop_while_l0_full(&self, state: &mut MutexGuard<'_, WriteState>) -> Result<()> {
-        let mut stopped = None;
-        while self.compaction.shape().0 >= self.options.l0_stop_trigger {
-            self.check_writable()?;
-            if let Some(error) = self.background.lock().error.clone() {
-                return Err(Error::ReadOnly(error));
-            }
-            stopped.get_or_insert_with(Instant::now);
-            self.wake_background();
-            self.write_room.wait_for(state, Duration::from_millis(50));
-        }
-        if let Some(started) = stopped {
-            self.counters.stalls.fetch_add(1, Ordering::Relaxed);
-            let micros = started.elapsed().as_micros() as u64;
-            self.counters
-                .stall_micros
-                .fetch_add(micros, Ordering::Relaxed);
-        }
-        Ok(())
     }
 }
 
@@ -503,92 +386,4 @@ fn levels_are_disjoint(version: &Version) -> bool {
             .windows(2)
             .all(|pair| pair[0].meta.largest_key < pair[1].meta.smallest_key)
     })
-}
-
-/// `Db::compact`: flushes every memtable, then merges every level into the
-/// next, down to the deepest level holding data, and finally rewrites the
-/// tables of that level that may still hold garbage (tombstones, or
-/// versions kept for snapshots since released). Automatic compaction
-/// pauses meanwhile; writes go on (and may meet backpressure).
-pub(crate) fn compact_all(inner: &DbInner) -> Result<()> {
-    inner.flush_and_wait()?;
-    let _manual = inner.compaction.manual.lock();
-    {
-        let mut state = inner.compaction.state.lock();
-        state.paused += 1;
-        while state.running > 0 {
-            inner.compaction.idle.wait(&mut state);
-        }
-    }
-    let result = manual_steps(inner);
-    inner.compaction.state.lock().paused -= 1;
-    inner.wake_background();
-    result
-}
-
-fn manual_steps(inner: &DbInner) -> Result<()> {
-    let current = || inner.versions.lock().current.clone();
-    let version = current();
-    let Some(deepest) = picker::deepest_nonempty(&levels_of(&version)) else {
-        return Ok(()); // no tables at all
-    };
-    let target = deepest.clamp(1, LAST_LEVEL);
-    let mut fresh = HashSet::new();
-    for level in 0..target {
-        let version = current();
-        let busy = HashSet::new();
-        if let Some(compaction) = picker::manual(&levels_of(&version), level, &busy) {
-            fresh = run_manual(inner, &compaction, &version)?;
-        }
-    }
-    let version = current();
-    let suspect = inner.compaction.state.lock().suspect.clone();
-    let levels = levels_of(&version);
-    if let Some(compaction) = picker::garbage_rewrite(&levels, target, &fresh, &suspect) {
-        run_manual(inner, &compaction, &version)?;
-    }
-    Ok(())
-}
-
-/// Runs one manual compaction in the caller's thread.
-fn run_manual(inner: &DbInner, compaction: &Compaction, version: &Version) -> Result<HashSet<u64>> {
-    mark_busy(&mut inner.compaction.state.lock(), compaction);
-    let result = execute(inner, compaction, version);
-    release(inner, compaction);
-    Ok(result?.into_iter().collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_rate_halves_per_step_of_pressure() {
-        let options = Options::default(); // slowdown 12, stop 20, 2 sealed
-        assert_eq!(write_rate(11, 1, 999, &options), None);
-        assert_eq!(write_rate(12, 0, 0, &options), Some(SLOWDOWN_RATE));
-        assert_eq!(write_rate(13, 0, 0, &options), Some(SLOWDOWN_RATE / 2));
-        assert_eq!(write_rate(19, 0, 0, &options), Some(SLOWDOWN_RATE >> 7));
-        // Sealed memtables at the limit: slower as the active one fills.
-        assert_eq!(write_rate(0, 2, 499, &options), None);
-        assert_eq!(write_rate(0, 2, 500, &options), Some(SLOWDOWN_RATE));
-        assert_eq!(write_rate(0, 2, 750, &options), Some(SLOWDOWN_RATE >> 4));
-        assert_eq!(write_rate(0, 2, 1000, &options), Some(SLOWDOWN_RATE >> 8));
-        // The stronger pressure wins.
-        assert_eq!(write_rate(13, 2, 750, &options), Some(SLOWDOWN_RATE >> 4));
-    }
-
-    #[test]
-    fn the_bucket_makes_writers_wait_only_when_ahead() {
-        let compactor = Compactor::default();
-        // 1 KiB at 1 MiB/s costs ~1 ms; the first write pays it alone.
-        let first = compactor.reserve(1 << 10, 1 << 20);
-        assert!(first <= Duration::from_millis(1), "{first:?}");
-        let mut last = first;
-        for _ in 0..9 {
-            last = compactor.reserve(1 << 10, 1 << 20);
-        }
-        // Ten writes back to back run ~10 ms ahead of the clock.
-        assert!(last >= Duration::from_millis(8), "{last:?}");
-    }
 }

@@ -53,6 +53,11 @@ pub struct Stats {
     pub stalls: u64,
     /// Microseconds writes spent stopped.
     pub stall_micros: u64,
+    /// Of the stalls, those caused by `l0_stop_trigger` L0 tables (the
+    /// rest waited for a flush).
+    pub l0_stops: u64,
+    /// Microseconds of those.
+    pub l0_stop_micros: u64,
     /// Writes delayed by the gradual slowdown.
     pub slowdowns: u64,
     /// Microseconds writes spent delayed (summed over writers).
@@ -115,9 +120,12 @@ impl fmt::Display for Stats {
         )?;
         write!(
             f,
-            "stalls {} ({} ms), slowdowns {} ({} ms), sealed memtables {}, running compactions {}",
+            "stalls {} ({} ms; L0 stops {}, {} ms), slowdowns {} ({} ms), sealed memtables {}, \
+             running compactions {}",
             self.stalls,
             self.stall_micros / 1000,
+            self.l0_stops,
+            self.l0_stop_micros / 1000,
             self.slowdowns,
             self.slowdown_micros / 1000,
             self.sealed_memtables,
@@ -156,8 +164,10 @@ impl DbInner {
             last_compaction_error,
             stalls: load(&counters.stalls),
             stall_micros: load(&counters.stall_micros),
-            slowdowns: load(&compaction.slowdowns),
-            slowdown_micros: load(&compaction.slowdown_micros),
+            l0_stops: load(&compaction.throttle.l0_stops),
+            l0_stop_micros: load(&compaction.throttle.l0_stop_micros),
+            slowdowns: load(&compaction.throttle.slowdowns),
+            slowdown_micros: load(&compaction.throttle.slowdown_micros),
             block_cache_hits: self.cache.hits(),
             block_cache_misses: self.cache.misses(),
         }
