@@ -27,6 +27,7 @@ use crate::options::{Options, LEVELS};
 use crate::version::edit::TableMeta;
 use crate::version::{TableHandle, Version};
 use crate::Result;
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -65,10 +66,11 @@ impl Job {
     /// versions go together (both are read under the version lock).
     pub(crate) fn new(compaction: Compaction, version: &Version, retention: Retention) -> Job {
         let find = |level: usize, ids: &[u64]| -> Vec<Arc<TableHandle>> {
+            let wanted: HashSet<u64> = ids.iter().copied().collect();
             let tables: Vec<_> = version
                 .level(level)
                 .iter()
-                .filter(|t| ids.contains(&t.meta.id))
+                .filter(|t| wanted.contains(&t.meta.id))
                 .cloned()
                 .collect();
             assert_eq!(tables.len(), ids.len(), "picked tables are in the version");
