@@ -19,7 +19,7 @@
 use super::retention::Retention;
 use crate::fs::FileSystem;
 use crate::options::Options;
-use crate::table::{TableBuilder, TableOptions};
+use crate::table::{table_file_name, TableBuilder, TableOptions};
 use crate::types::{SeqNo, ValueKind};
 use crate::version::edit::TableMeta;
 use crate::Result;
@@ -153,7 +153,7 @@ impl<'a> OutputWriter<'a> {
         }
         if self.current.is_none() {
             let id = (self.new_id)();
-            let path = self.dir.join(table_name(id));
+            let path = self.dir.join(table_file_name(id));
             self.created.push(id);
             let file = self.fs.create_writable(&path)?;
             self.current = Some((id, TableBuilder::new(file, self.table_options)));
@@ -201,14 +201,9 @@ impl Drop for OutputWriter<'_> {
         self.current = None;
         for id in &self.created {
             // Whatever cannot be deleted now is deleted at the next open.
-            let _ = self.fs.remove_file(&self.dir.join(table_name(*id)));
+            let _ = self.fs.remove_file(&self.dir.join(table_file_name(*id)));
         }
     }
-}
-
-/// The file name of table `id`.
-pub(crate) fn table_name(id: u64) -> String {
-    format!("{id:06}.sst")
 }
 
 #[cfg(test)]
@@ -299,7 +294,7 @@ mod tests {
             (2, &b"a"[..])
         );
         assert_eq!(tables[1].smallest_key, b"b");
-        assert!(dir.path().join(table_name(tables[1].id)).exists());
+        assert!(dir.path().join(table_file_name(tables[1].id)).exists());
 
         // Dropped without finishing: its files are gone.
         let mut next = 10;
@@ -311,7 +306,7 @@ mod tests {
         writer.add(b"a", 3, V, b"x", first).unwrap();
         writer.add(b"b", 2, V, b"x", first).unwrap();
         drop(writer);
-        assert!(!dir.path().join(table_name(11)).exists());
-        assert!(!dir.path().join(table_name(12)).exists());
+        assert!(!dir.path().join(table_file_name(11)).exists());
+        assert!(!dir.path().join(table_file_name(12)).exists());
     }
 }

@@ -34,7 +34,7 @@ use super::{DbInner, SuperVersion};
 use crate::compaction::job::{Job, JobEnv};
 use crate::compaction::picker::{self, Compaction, PickerOptions};
 use crate::options::{Options, LEVELS};
-use crate::table::Table;
+use crate::table::{table_file_name, Table};
 use crate::version::edit::{TableMeta, VersionEdit};
 use crate::version::{TableHandle, Version};
 use crate::{Error, Result};
@@ -372,7 +372,7 @@ fn install(
 
 fn delete_tables(inner: &DbInner, ids: impl Iterator<Item = u64>) {
     for id in ids {
-        let path = inner.dir.join(crate::compaction::output::table_name(id));
+        let path = inner.dir.join(table_file_name(id));
         // A file that cannot be deleted now is deleted at the next open.
         let _ = inner.fs.remove_file(&path);
     }

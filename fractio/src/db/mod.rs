@@ -130,7 +130,6 @@ pub(crate) struct BackgroundState {
 
 /// Cumulative counters, updated by background work.
 #[derive(Default)]
-#[allow(dead_code)] // the compaction fields are read by the stats of the compaction work
 pub(crate) struct Counters {
     pub(crate) flushes: AtomicU64,
     pub(crate) flush_bytes: AtomicU64,
@@ -644,9 +643,9 @@ fn check_key(key: &[u8]) -> Result<()> {
     Ok(())
 }
 
-#[allow(dead_code)]
-fn _assert_send_sync() {
+/// `Db` and `Snapshot` can be shared between threads.
+const _: fn() = || {
     fn check<T: Send + Sync>() {}
     check::<Db>();
     check::<Snapshot>();
-}
+};
