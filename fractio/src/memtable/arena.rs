@@ -196,7 +196,11 @@ mod tests {
         assert_eq!(arena.used(), ALIGN, "offset 0 is reserved");
         assert_eq!(arena.alloc(16), Some(ALIGN as u32));
         assert_eq!(arena.alloc(48), None, "ALIGN + 16 + 48 > 64");
-        assert_eq!(arena.used(), ALIGN + 16, "a refused allocation takes nothing");
+        assert_eq!(
+            arena.used(),
+            ALIGN + 16,
+            "a refused allocation takes nothing"
+        );
         let rest = 64 - ALIGN - 16;
         assert_eq!(arena.alloc(rest), Some(ALIGN as u32 + 16));
         assert_eq!(arena.used(), 64);

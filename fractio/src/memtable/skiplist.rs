@@ -80,6 +80,8 @@ impl SkipList {
             Ordering::Equal => panic!("memtable insert of a duplicate version (seq {seq})"),
         };
         self.descend(before, |level, p, n| (prev[level], next[level]) = (p, n));
+        #[cfg(test)]
+        race_window::pause();
         for level in 0..height {
             self.link(node, level, key, seq, prev[level], next[level]);
         }
@@ -181,6 +183,39 @@ impl SkipList {
         match compare_keys(self.nodes.key(node), key) {
             Ordering::Equal => seq.cmp(&self.nodes.seq(node)),
             other => other,
+        }
+    }
+}
+
+/// A test hook that widens the window between an insert's descent and its
+/// CASes, so that concurrent inserts collide even on a machine whose cores
+/// are busy with other work and rarely run two test threads at once.
+#[cfg(test)]
+pub(crate) mod race_window {
+    use std::cell::Cell;
+
+    /// One insert in this many yields (a yield can cost a whole time slice
+    /// when the machine is busy).
+    const EVERY: u32 = 16;
+
+    thread_local! {
+        /// Inserts until the next yield; 0 when disabled.
+        static COUNTDOWN: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Makes one in [`EVERY`] later inserts on this thread yield the CPU
+    /// after its descent, before it links its node.
+    pub(crate) fn enable() {
+        COUNTDOWN.with(|countdown| countdown.set(EVERY));
+    }
+
+    pub(super) fn pause() {
+        let countdown = COUNTDOWN.with(Cell::get);
+        if countdown == 1 {
+            std::thread::yield_now();
+        }
+        if countdown > 0 {
+            COUNTDOWN.with(|c| c.set(if countdown == 1 { EVERY } else { countdown - 1 }));
         }
     }
 }

@@ -5,12 +5,13 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering as MemOrder};
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
+use super::skiplist::race_window;
 use super::*;
 use crate::types::{compare_internal, MAX_KEY_LEN, MAX_SEQNO};
 
@@ -347,8 +348,9 @@ fn memtable_extreme_entry_sizes() {
 
 /// Goal: concurrent inserts lose nothing and readers always see a sorted
 /// list. Method: 4 threads insert interleaved disjoint keys (neighbours in
-/// the order, so their CASes collide) while 2 threads scan forward and
-/// backward and look up what they scanned; afterwards every key is found.
+/// the order, and yielding between search and link, so their CASes
+/// collide) while 2 threads scan forward and backward and look up what they
+/// scanned; afterwards every key is found.
 #[test]
 fn memtable_concurrent_inserts_and_reads() {
     const WRITERS: u64 = 4;
@@ -391,10 +393,13 @@ fn memtable_concurrent_inserts_and_reads() {
             })
         })
         .collect();
+    let start = Arc::new(Barrier::new(WRITERS as usize));
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
-            let table = Arc::clone(&table);
+            let (table, start) = (Arc::clone(&table), Arc::clone(&start));
             std::thread::spawn(move || {
+                race_window::enable();
+                start.wait();
                 for i in 0..PER_WRITER {
                     let k = key(i, w);
                     assert!(table.insert(&k, w * PER_WRITER + i + 1, ValueKind::Value, &k));
@@ -444,4 +449,60 @@ fn memtable_untouched_arena_costs_no_rss() {
         "RSS grew by {grown} bytes for a 1 GiB arena"
     );
     assert_eq!(table.capacity(), 1 << 30);
+}
+
+/// Goal: inserts that race for the very same link all land. Method: 4
+/// threads insert versions of one user key with ascending, disjoint
+/// sequence numbers, so every insert goes to the front of that key's
+/// versions, and yield between search and link, so the CASes collide as
+/// often as possible (a blind store instead of the CAS fails this test);
+/// a reader scans meanwhile. Afterwards each version is found and the scan holds them all,
+/// newest first.
+#[test]
+fn memtable_concurrent_inserts_at_one_spot() {
+    const WRITERS: u64 = 4;
+    const PER_WRITER: u64 = 20_000;
+    let table = Arc::new(Memtable::new(64 << 20));
+    assert!(table.insert(b"a", 1, ValueKind::Value, b"before"));
+    assert!(table.insert(b"c", 1, ValueKind::Value, b"after"));
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (table, done) = (Arc::clone(&table), Arc::clone(&done));
+        std::thread::spawn(move || {
+            while !done.load(MemOrder::Acquire) {
+                let seqs: Vec<SeqNo> = forward(&table).iter().map(|e| e.1).collect();
+                assert!(seqs[1..seqs.len() - 1].windows(2).all(|w| w[0] > w[1]));
+            }
+        })
+    };
+    let start = Arc::new(Barrier::new(WRITERS as usize));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (table, start) = (Arc::clone(&table), Arc::clone(&start));
+            std::thread::spawn(move || {
+                race_window::enable();
+                start.wait();
+                for i in 0..PER_WRITER {
+                    let seq = 2 + i * WRITERS + w;
+                    assert!(table.insert(b"b", seq, ValueKind::Value, &seq.to_le_bytes()));
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    done.store(true, MemOrder::Release);
+    reader.join().unwrap();
+
+    let entries = forward(&table);
+    assert_eq!(entries.len() as u64, 2 + WRITERS * PER_WRITER);
+    let versions = &entries[1..entries.len() - 1];
+    for (entry, seq) in versions.iter().zip((2..2 + WRITERS * PER_WRITER).rev()) {
+        assert_eq!((&entry.0[..], entry.1), (&b"b"[..], seq));
+        assert_eq!(
+            table.get(b"b", seq),
+            Some((seq, ValueKind::Value, &seq.to_le_bytes()[..]))
+        );
+    }
 }
