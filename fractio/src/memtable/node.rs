@@ -124,19 +124,23 @@ impl Nodes {
         self.tower(node, level).load(Ordering::Acquire)
     }
 
-    /// Asks the CPU to start loading `node`'s header and key.
+    /// Asks the CPU to start loading the header and key of the node after
+    /// `node` at `level`. REQUIRES: `level < height(node)`.
     #[inline]
-    pub(crate) fn prefetch(&self, node: u32) {
+    pub(crate) fn prefetch_next(&self, node: u32, level: usize) {
+        // Only a hint: nothing is read through this offset, so a relaxed
+        // load is enough (and NULL just prefetches the arena's first line).
+        let next = self.tower(node, level).load(Ordering::Relaxed);
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let addr = self.arena.base().wrapping_add(node as usize);
+            let addr = self.arena.base().wrapping_add(next as usize);
             // SAFETY: a prefetch is only a hint: it never faults and has no
             // effect the program can observe.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(addr.cast()) };
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = node;
+        let _ = next;
     }
 
     #[inline]

@@ -140,7 +140,7 @@ impl SkipList {
                 if level > 0 {
                     // Should `next` fail `before`, the search goes down from
                     // `prev`: start loading that node while `next` is tested.
-                    self.nodes.prefetch(self.nodes.next(prev, level - 1));
+                    self.nodes.prefetch_next(prev, level - 1);
                 }
                 if next == NULL || next == after || !before(next) {
                     after = next;
@@ -282,25 +282,23 @@ mod tests {
 
     #[test]
     fn memtable_compare_keys_agrees_with_slice_order() {
-        let keys: [&[u8]; 12] = [
-            b"",
-            b"a",
-            b"ab",
-            b"abcdefg",
-            b"abcdefgh",
-            b"abcdefgh\x00",
-            b"abcdefgi",
-            b"abcdefghijklmnop",
-            b"abcdefghijklmnoq",
-            b"\xff\x00",
-            &[b'k'; 33],
-            &[b'k'; 40],
-        ];
-        for a in keys {
-            for b in keys {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        // Keys of every length around the word sizes, over a 2-letter
+        // alphabet, so that long common prefixes are common.
+        let keys: Vec<Vec<u8>> = (0..400)
+            .map(|i| (0..i % 42).map(|_| b"ab"[rng.gen_range(0..2)]).collect())
+            .collect();
+        for a in &keys {
+            for b in &keys {
                 assert_eq!(compare_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
             }
         }
+        assert_eq!(
+            compare_keys(b"\xff\x00", b"\x00\xff"),
+            Ordering::Greater,
+            "bytes are unsigned"
+        );
     }
 
     #[test]

@@ -68,6 +68,14 @@ fn random_key(rng: &mut StdRng) -> Vec<u8> {
     (0..len).map(|_| b"abc"[rng.gen_range(0..3)]).collect()
 }
 
+/// The table is shared between threads and a cursor moves between them.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    const fn send<T: Send>() {}
+    send_sync::<Memtable>();
+    send::<MemtableIter>();
+};
+
 /// Goal: every read path agrees with a `BTreeMap` oracle. Method: insert
 /// 3,000 random versions (repeated keys, unique random seqs, a quarter of
 /// them tombstones) in random order, then compare full scans both ways and
