@@ -196,7 +196,7 @@ pub(crate) mod race_window {
 
     /// One insert in this many yields (a yield can cost a whole time slice
     /// when the machine is busy).
-    const EVERY: u32 = 16;
+    const EVERY: u32 = 64;
 
     thread_local! {
         /// Inserts until the next yield; 0 when disabled.

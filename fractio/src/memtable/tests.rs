@@ -354,6 +354,39 @@ fn memtable_extreme_entry_sizes() {
     assert_eq!(keys, want);
 }
 
+/// Scans the whole table forwards or backwards, asserting that it is in
+/// order and that `get` finds every 97th entry scanned; returns its length.
+fn checked_scan(table: &Arc<Memtable>, forwards: bool) -> usize {
+    let mut iter = table.iter();
+    let (mut last_key, mut last_seq, mut len) = (Vec::new(), 0, 0);
+    let want = if forwards {
+        Ordering::Less
+    } else {
+        Ordering::Greater
+    };
+    if forwards {
+        iter.seek_to_first()
+    } else {
+        iter.seek_to_last()
+    }
+    .unwrap();
+    while iter.valid() {
+        if len > 0 {
+            let order = compare_internal(&last_key, last_seq, iter.key(), iter.seq());
+            assert_eq!(order, want, "entry {len} of a scan is out of order");
+        }
+        if len % 97 == 0 {
+            let found = table.get(iter.key(), MAX_SEQNO);
+            assert_eq!(found, Some((iter.seq(), iter.kind(), iter.value())));
+        }
+        last_key.clear();
+        last_key.extend_from_slice(iter.key());
+        (last_seq, len) = (iter.seq(), len + 1);
+        if forwards { iter.next() } else { iter.prev() }.unwrap();
+    }
+    len
+}
+
 /// Goal: concurrent inserts lose nothing and readers always see a sorted
 /// list. Method: 4 threads insert interleaved disjoint keys (neighbours in
 /// the order, and yielding between search and link, so their CASes
@@ -367,36 +400,17 @@ fn memtable_concurrent_inserts_and_reads() {
     let done = Arc::new(AtomicBool::new(false));
     let key = |i: u64, w: u64| format!("{i:06}-{w}").into_bytes();
 
-    let readers: Vec<_> = (0..2)
-        .map(|r| {
+    let readers: Vec<_> = [true, false]
+        .into_iter()
+        .map(|forwards| {
             let (table, done) = (Arc::clone(&table), Arc::clone(&done));
             std::thread::spawn(move || {
-                let mut scans = 0;
-                let mut last_len = 0;
+                let (mut scans, mut last_len) = (0, 0);
                 while !done.load(MemOrder::Acquire) || scans < 2 {
-                    let entries = if r == 0 {
-                        forward(&table)
-                    } else {
-                        backward(&table)
-                    };
-                    let ordered = entries.windows(2).all(|w| {
-                        let want = if r == 0 {
-                            Ordering::Less
-                        } else {
-                            Ordering::Greater
-                        };
-                        compare_internal(&w[0].0, w[0].1, &w[1].0, w[1].1) == want
-                    });
-                    assert!(ordered, "scan {scans} of reader {r} is out of order");
-                    assert!(entries.len() >= last_len, "entries never disappear");
-                    last_len = entries.len();
-                    for (k, seq, _, value) in entries.iter().step_by(97) {
-                        assert_eq!(
-                            table.get(k, MAX_SEQNO),
-                            Some((*seq, ValueKind::Value, &value[..]))
-                        );
-                    }
-                    scans += 1;
+                    let len = checked_scan(&table, forwards);
+                    assert!(len >= last_len, "entries never disappear");
+                    (scans, last_len) = (scans + 1, len);
+                    std::thread::yield_now();
                 }
             })
         })
