@@ -92,7 +92,7 @@ impl Arena {
         debug_assert!(size % ALIGN == 0 && size > 0);
         // A plain load first: a single thread that meets a full arena leaves
         // the bump pointer alone, so a later, smaller entry may still fit.
-        if self.used.0.load(Ordering::Relaxed) + size > self.capacity {
+        if self.used.0.load(Ordering::Relaxed).saturating_add(size) > self.capacity {
             return None;
         }
         // Relaxed is enough: the range is ours alone, and its contents are

@@ -67,11 +67,11 @@ impl SkipList {
         let Some(node) = self.nodes.alloc(height, key, seq, kind, value) else {
             return false;
         };
+        // Raised before the descent, so that the descent (which reads it
+        // again) covers every level of the new node.
         if height > self.height.0.load(MemOrder::Relaxed) {
             self.height.0.fetch_max(height, MemOrder::Relaxed);
         }
-        // Levels the descent does not reach (above a stale height) start
-        // from the head; a CAS there fails if another insert got there first.
         let mut prev = [self.head; MAX_HEIGHT];
         let mut next = [NULL; MAX_HEIGHT];
         let before = |other| match self.compare(other, key, seq) {

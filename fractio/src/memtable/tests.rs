@@ -134,6 +134,25 @@ fn memtable_matches_btreemap_model() {
             .next_back()
             .map(|(k, v)| model_entry(k, v));
         assert_eq!(current(&iter), want, "seek_for_prev {key:?} {seq}");
+
+        // A short random walk from the seek_for_prev position.
+        let mut at = expected.partition_point(|e| (&e.0, Reverse(e.1)) <= (&key, Reverse(seq)));
+        while iter.valid() && rng.gen_ratio(3, 4) {
+            let forwards = rng.gen();
+            if forwards {
+                iter.next().unwrap();
+            } else {
+                iter.prev().unwrap();
+                at -= 1;
+            }
+            let want = if forwards {
+                expected.get(at)
+            } else {
+                at.checked_sub(1).map(|i| &expected[i])
+            };
+            assert_eq!(current(&iter).as_ref(), want, "walk from {key:?} {seq}");
+            at += usize::from(forwards);
+        }
     }
 }
 
