@@ -25,6 +25,7 @@
 
 mod flush;
 mod open;
+mod prefault;
 pub mod snapshot;
 mod super_version;
 // Compaction hooks: background compaction, `compact()`, `stats()`.
@@ -96,6 +97,8 @@ pub(crate) struct DbInner {
     pub(crate) background: Mutex<BackgroundState>,
     pub(crate) background_cv: Condvar,
     pub(crate) recovery: RecoveryReport,
+    /// The prefault thread's queue, until the thread takes it.
+    pub(crate) prefault_jobs: Mutex<Option<std::sync::mpsc::Receiver<prefault::Job>>>,
     pub(crate) counters: Counters,
     /// Compaction hook: running compactions, backpressure inputs.
     pub(crate) compaction: compact::Compactor,
@@ -110,6 +113,8 @@ pub(crate) struct WriteState {
     pub(crate) active_first_segment: u64,
     /// Segments not yet deleted, oldest first.
     pub(crate) segments: Vec<Arc<Segment>>,
+    /// Keeps the memory of the next writes prepared.
+    pub(crate) ahead: prefault::Ahead,
 }
 
 pub(crate) struct VersionState {
@@ -206,9 +211,14 @@ impl DbBuilder {
                 .spawn(move || flush::run(&inner))
                 .map_err(Error::Io)?
         };
+        let jobs = inner.prefault_jobs.lock().take().expect("taken once");
+        let prefaulter = std::thread::Builder::new()
+            .name("fractio-prefault".into())
+            .spawn(move || prefault::run(jobs))
+            .map_err(Error::Io)?;
         let mut handle = Handle {
             inner,
-            threads: Mutex::new(vec![flusher]),
+            threads: Mutex::new(vec![flusher, prefaulter]),
         };
         // Compaction hook: on an error the dropped handle joins what started.
         compact::start(&handle.inner, handle.threads.get_mut())?;
@@ -328,6 +338,7 @@ impl Db {
 
 impl Drop for Handle {
     fn drop(&mut self) {
+        self.inner.write.lock().ahead.stop();
         self.inner.background.lock().shutdown = true;
         self.inner.background_cv.notify_all();
         self.inner.write_room.notify_all();
@@ -446,6 +457,10 @@ impl DbInner {
         assert!(inserted, "memtable room was reserved");
         state.last_seq = seq;
         self.visible_seq.store(seq, Ordering::Release);
+        let WriteState {
+            ahead, active, wal, ..
+        } = &mut *state;
+        ahead.keep_ahead(active, wal.segment());
         drop(state);
         if self.options.durability == Durability::Sync {
             appended
@@ -487,6 +502,10 @@ impl DbInner {
         }
         state.last_seq = first + count as u64 - 1;
         self.visible_seq.store(state.last_seq, Ordering::Release);
+        let WriteState {
+            ahead, active, wal, ..
+        } = &mut *state;
+        ahead.keep_ahead(active, wal.segment());
         drop(state);
         if self.options.durability == Durability::Sync {
             appended
@@ -535,7 +554,9 @@ impl DbInner {
             .map_err(|e| self.fail_writes("log segment creation", e))?;
         let segment = state.wal.segment().clone();
         state.segments.push(segment);
+        state.ahead.new_segment();
         if memtable_full {
+            state.ahead.new_memtable();
             let memtable = Arc::new(Memtable::new(
                 self.options.memtable_size.max(mem_needed + 4096),
             ));

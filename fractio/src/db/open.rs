@@ -117,6 +117,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
 
     let version = Arc::new(version);
     let active = Arc::new(Memtable::new(options.memtable_size));
+    let (prefault_sender, prefault_jobs) = std::sync::mpsc::channel();
     let segment = wal.segment().clone();
     let super_version = SuperVersion {
         active: active.clone(),
@@ -136,6 +137,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
             active,
             active_first_segment: segment_id,
             segments: vec![segment],
+            ahead: super::prefault::Ahead::new(prefault_sender),
         }),
         write_room: Condvar::new(),
         versions: Mutex::new(VersionState {
@@ -150,6 +152,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
         background: Mutex::new(BackgroundState::default()),
         background_cv: Condvar::new(),
         recovery: report,
+        prefault_jobs: Mutex::new(Some(prefault_jobs)),
         counters: Counters::default(),
         compaction: Default::default(),
         options,

@@ -32,6 +32,10 @@ pub(crate) const ALIGN: usize = 4;
 /// The largest arena: offsets must fit in a `u32`.
 pub(crate) const MAX_CAPACITY: usize = u32::MAX as usize & !(ALIGN - 1);
 
+/// `madvise` advice (Linux 5.14+): fault the range in, writable.
+#[cfg(target_os = "linux")]
+pub(crate) const MADV_POPULATE_WRITE: libc::c_int = 23;
+
 /// Keeps a value on its own cache line, so that writers bumping one counter
 /// do not evict the line readers load for other fields.
 #[repr(align(64))]
@@ -102,6 +106,30 @@ impl Arena {
             // `start < capacity <= MAX_CAPACITY`, so it fits in a u32.
             Some(end) if end <= self.capacity => Some(start as u32),
             _ => None,
+        }
+    }
+
+    /// Asks the system to back `[from, to)` with memory now (zeroed,
+    /// writable), so the inserts that will use it do not stop for page
+    /// faults. Meant for a background thread; bytes already written are
+    /// left as they are. Only a hint: errors (an old kernel) are ignored.
+    pub(crate) fn populate(&self, from: usize, to: usize) {
+        let page = 4096;
+        let from = from / page * page;
+        let to = to.min(self.capacity);
+        if from >= to {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        // SAFETY: `[from, to)` lies inside the mapping, which lives as long
+        // as `self`; MADV_POPULATE_WRITE only faults pages in (as a write
+        // of nothing would) and never changes bytes already there.
+        unsafe {
+            libc::madvise(
+                self.map.as_mut_ptr().add(from).cast(),
+                to - from,
+                MADV_POPULATE_WRITE,
+            );
         }
     }
 

@@ -85,6 +85,14 @@ impl Memtable {
         Some((nodes.seq(node), nodes.kind(node), nodes.value(node)))
     }
 
+    /// Backs arena bytes `[from, to)` with memory ahead of use, so inserts
+    /// do not stop for page faults. Meant to be called from a background
+    /// thread a little ahead of [`Memtable::memory_used`]; bytes already
+    /// written are untouched. Only a hint.
+    pub fn prefault(&self, from: usize, to: usize) {
+        self.nodes().populate(from, to);
+    }
+
     /// Arena bytes used so far (including the head node).
     pub fn memory_used(&self) -> usize {
         self.nodes().memory_used()

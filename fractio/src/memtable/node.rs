@@ -78,6 +78,11 @@ impl Nodes {
         self.arena.used()
     }
 
+    /// Backs arena bytes `[from, to)` with memory ahead of use.
+    pub(crate) fn populate(&self, from: usize, to: usize) {
+        self.arena.populate(from, to);
+    }
+
     /// Allocates and writes a node whose tower is all NULL; None when the
     /// arena has no room. Its tower still has to be set and linked.
     #[inline]
