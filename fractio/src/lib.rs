@@ -5,6 +5,7 @@
 //! background and compacted level by level. Reads see a consistent snapshot
 //! by sequence number.
 
+pub mod batch;
 pub mod coding;
 mod error;
 pub mod fs;
@@ -14,7 +15,9 @@ mod options;
 mod slice;
 pub mod table;
 pub mod types;
+pub mod wal;
 
+pub use batch::WriteBatch;
 pub use error::{Error, Result};
 pub use options::{Compression, Durability, Options, RecoveryMode, LEVELS};
 pub use slice::{Key, Slice, Value, INLINE_CAPACITY};

@@ -177,7 +177,9 @@ impl LogFile for MappedLog {
         let end = offset
             .checked_add(data.len() as u64)
             .filter(|&end| end <= self.capacity)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "write past log capacity"))?;
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "write past log capacity")
+            })?;
         debug_assert!(end <= self.map.len() as u64);
         // SAFETY: `[offset, end)` lies inside the mapping (checked above),
         // which lives as long as `self`. The trait requires callers to

@@ -1,0 +1,188 @@
+//! [`WalWriter`]: appends records to the current log segment.
+//!
+//! REQUIRES: one writer at a time (the database's commit lock). Group
+//! commit: [`Segment::sync_to`] may be called by any thread, concurrently
+//! with appends; one caller syncs everything appended so far, and callers
+//! whose record is already covered return at once, so concurrent `Sync`
+//! writers share one sync.
+
+use super::{segment_name, HEADER_LEN, PAYLOAD_PREFIX_LEN};
+use crate::coding::checksum_parts;
+use crate::fs::{FileSystem, LogFile};
+use crate::types::SeqNo;
+use parking_lot::Mutex;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// One open log segment.
+pub struct Segment {
+    /// The segment's file number.
+    pub id: u64,
+    file: Arc<dyn LogFile>,
+    /// Bytes `[0, written)` hold complete records.
+    written: AtomicU64,
+    /// Bytes `[0, synced)` are durable.
+    synced: AtomicU64,
+    /// Serialises syncs of this segment.
+    sync_lock: Mutex<()>,
+}
+
+impl Segment {
+    /// Makes every record up to byte `end` durable, sharing the sync with
+    /// concurrent callers.
+    pub fn sync_to(&self, end: u64) -> io::Result<()> {
+        if self.synced.load(Ordering::Acquire) >= end {
+            return Ok(());
+        }
+        let _turn = self.sync_lock.lock();
+        if self.synced.load(Ordering::Acquire) >= end {
+            return Ok(()); // a concurrent caller's sync covered us
+        }
+        let upto = self.written.load(Ordering::Acquire);
+        debug_assert!(upto >= end);
+        self.file.sync(upto)?;
+        self.synced.store(upto, Ordering::Release);
+        Ok(())
+    }
+
+    /// Makes every record appended so far durable.
+    pub fn sync_all(&self) -> io::Result<()> {
+        self.sync_to(self.written.load(Ordering::Acquire))
+    }
+
+    /// Bytes of complete records.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+}
+
+/// Where a record went: sync `segment` to `end` to make it durable.
+pub struct Appended {
+    /// The segment holding the record.
+    pub segment: Arc<Segment>,
+    /// The offset just past the record.
+    pub end: u64,
+}
+
+/// Appends records to the newest segment.
+pub struct WalWriter {
+    fs: Arc<dyn FileSystem>,
+    dir: PathBuf,
+    segment: Arc<Segment>,
+    offset: u64,
+    capacity: u64,
+    /// Reused buffer the record is assembled in.
+    scratch: Vec<u8>,
+}
+
+impl WalWriter {
+    /// Creates segment `id` in `dir` with room for `capacity` bytes.
+    pub fn create(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        id: u64,
+        capacity: u64,
+    ) -> io::Result<WalWriter> {
+        let segment = create_segment(&*fs, dir, id, capacity)?;
+        Ok(WalWriter {
+            fs,
+            dir: dir.to_path_buf(),
+            segment,
+            offset: 0,
+            capacity,
+            scratch: Vec::with_capacity(4096),
+        })
+    }
+
+    /// The current segment.
+    pub fn segment(&self) -> &Arc<Segment> {
+        &self.segment
+    }
+
+    /// Appends one record holding `count` encoded entries (`entries`, split
+    /// in parts to spare a copy) that take sequence numbers from `first_seq`.
+    /// If the record does not fit in the current segment, segment `next_id`
+    /// is created for it (`next_id` is only used then: see
+    /// [`WalWriter::needs_roll`]).
+    pub fn append(
+        &mut self,
+        first_seq: SeqNo,
+        count: u32,
+        entries: &[&[u8]],
+    ) -> io::Result<Appended> {
+        let entries_len: usize = entries.iter().map(|part| part.len()).sum();
+        let payload_len = PAYLOAD_PREFIX_LEN + entries_len;
+        let len = u32::try_from(payload_len)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "log record too large"))?;
+        let record_len = (HEADER_LEN + payload_len) as u64;
+        debug_assert!(
+            self.offset + record_len <= self.capacity,
+            "caller must roll first"
+        );
+
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        scratch.extend_from_slice(&[0; 4]);
+        scratch.extend_from_slice(&len.to_le_bytes());
+        scratch.extend_from_slice(&first_seq.to_le_bytes());
+        scratch.extend_from_slice(&count.to_le_bytes());
+        for part in entries {
+            scratch.extend_from_slice(part);
+        }
+        let crc = checksum_parts(&[&scratch[4..]]);
+        scratch[..4].copy_from_slice(&crc.to_le_bytes());
+
+        self.segment.file.write_at(self.offset, scratch)?;
+        self.offset += record_len;
+        self.segment.written.store(self.offset, Ordering::Release);
+        if self.scratch.capacity() > 1 << 20 {
+            self.scratch = Vec::with_capacity(4096); // do not pin a huge buffer
+        }
+        Ok(Appended {
+            segment: self.segment.clone(),
+            end: self.offset,
+        })
+    }
+
+    /// Whether a record of `entries_len` encoded bytes needs a new segment.
+    pub fn needs_roll(&self, entries_len: usize) -> bool {
+        self.offset + record_len(entries_len) > self.capacity
+    }
+
+    /// Starts segment `id`, with room for at least `min_capacity` bytes,
+    /// and returns the old one. When `sync_old`, the old segment is synced
+    /// first, so a later segment is never durable before an earlier one.
+    pub fn roll(&mut self, id: u64, capacity: u64, sync_old: bool) -> io::Result<Arc<Segment>> {
+        if sync_old {
+            self.segment.sync_all()?;
+        }
+        let segment = create_segment(&*self.fs, &self.dir, id, capacity)?;
+        self.offset = 0;
+        self.capacity = capacity;
+        Ok(std::mem::replace(&mut self.segment, segment))
+    }
+}
+
+/// The bytes a record with `entries_len` bytes of entries takes.
+pub fn record_len(entries_len: usize) -> u64 {
+    (HEADER_LEN + PAYLOAD_PREFIX_LEN + entries_len) as u64
+}
+
+fn create_segment(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    id: u64,
+    capacity: u64,
+) -> io::Result<Arc<Segment>> {
+    let file = fs.create_log(&dir.join(segment_name(id)), capacity)?;
+    fs.sync_dir(dir)?;
+    Ok(Arc::new(Segment {
+        id,
+        file,
+        written: AtomicU64::new(0),
+        synced: AtomicU64::new(0),
+        sync_lock: Mutex::new(()),
+    }))
+}
