@@ -60,6 +60,17 @@ impl KeySet {
         &self.bytes[start..self.ends[i]]
     }
 
+    /// Length of the longest key (the last: indices only grow).
+    #[cfg_attr(not(feature = "fractio-engine"), allow(dead_code))]
+    pub fn max_key_len(&self) -> usize {
+        let len = self.len();
+        if len == 0 {
+            0
+        } else {
+            self.key(len - 1).len()
+        }
+    }
+
     /// The tag that tells this set's values from other sets'.
     pub fn tag(&self) -> u64 {
         self.tag

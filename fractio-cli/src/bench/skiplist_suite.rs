@@ -120,16 +120,9 @@ impl SkipListData {
         }
     }
 
-    /// Bytes of keys and values the whole suite inserts, for sizing a map
-    /// with a fixed capacity.
-    pub fn inserted_bytes(&self) -> u64 {
-        let value = self.values.value_size() as u64;
-        let per_sl = self.sl.key_bytes() / self.sl.len().max(1) + value;
-        // seq-insert and concurrent overwrites, then insert-remove.
-        self.sl.key_bytes()
-            + self.sl.len() * value
-            + self.sl.len() * 3 / 10 * per_sl
-            + 2 * (self.slx.key_bytes() + self.slx.len() * value)
+    /// The longest key the suite inserts.
+    pub fn max_key_len(&self) -> usize {
+        self.sl.max_key_len().max(self.slx.max_key_len())
     }
 
     /// Entries the whole suite inserts.

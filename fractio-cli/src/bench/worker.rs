@@ -127,6 +127,11 @@ fn run_lsm(args: &WorkerArgs, selected: &[Workload], emit: Emit) -> Result<Total
     let _ = dir;
     match args.engine {
         EngineKind::Skiplist => run.drive(SkipListEngine::new(), before, emit),
+        #[cfg(feature = "fractio-engine")]
+        EngineKind::Fractio => {
+            let engine = engines::fractio::FractioEngine::open(dir, args.durability)?;
+            run.drive(engine, before, emit)
+        }
         #[cfg(feature = "rocksdb")]
         EngineKind::Rocksdb => {
             let engine = engines::rocksdb::RocksDbEngine::open(dir, args.durability)?;
@@ -153,6 +158,12 @@ fn run_skiplist(args: &WorkerArgs, selected: &[Workload], emit: Emit) -> Result<
     match args.engine {
         EngineKind::Skiplist => {
             drive_map(SkipListEngine::new(), args, &data, selected, before, emit)
+        }
+        #[cfg(feature = "fractio-engine")]
+        EngineKind::Fractio => {
+            let (entries, key_len) = (data.inserted_entries(), data.max_key_len());
+            let map = engines::fractio::MemtableMap::new(entries, key_len, args.value_size);
+            drive_map(map, args, &data, selected, before, emit)
         }
         other => Err(Error::Usage(format!(
             "the skiplist suite does not run on {}",

@@ -9,6 +9,8 @@ use super::args::EngineKind;
 
 #[cfg(feature = "fjall")]
 pub mod fjall;
+#[cfg(feature = "fractio-engine")]
+pub mod fractio;
 #[cfg(feature = "lsm-tree")]
 pub mod lsm_tree;
 #[cfg(feature = "rocksdb")]
@@ -18,6 +20,9 @@ pub mod skiplist;
 /// The engines this binary can run, in report order.
 pub fn compiled_in() -> Vec<EngineKind> {
     let mut engines = Vec::new();
+    if cfg!(feature = "fractio-engine") {
+        engines.push(EngineKind::Fractio);
+    }
     if cfg!(feature = "rocksdb") {
         engines.push(EngineKind::Rocksdb);
     }
@@ -34,7 +39,9 @@ pub fn compiled_in() -> Vec<EngineKind> {
 /// Why `engine` cannot run in this build.
 pub fn missing_reason(engine: EngineKind) -> String {
     match engine {
-        EngineKind::Fractio => "engine fractio is not available in this build".to_string(),
+        EngineKind::Fractio => "engine fractio is not available in this build: its Db and \
+            Memtable are not on main yet (feature `fractio-engine`)"
+            .to_string(),
         EngineKind::Skiplist => unreachable!("the skiplist engine is always built"),
         peer => format!(
             "engine {0} is not compiled in: build fractio-cli with `--features {0}`",
