@@ -121,11 +121,13 @@ impl SkipListData {
     }
 
     /// The longest key the suite inserts.
+    #[cfg_attr(not(feature = "fractio-engine"), allow(dead_code))]
     pub fn max_key_len(&self) -> usize {
         self.sl.max_key_len().max(self.slx.max_key_len())
     }
 
-    /// Entries the whole suite inserts.
+    /// Entries the whole suite inserts, for sizing a memtable.
+    #[cfg_attr(not(feature = "fractio-engine"), allow(dead_code))]
     pub fn inserted_entries(&self) -> u64 {
         self.sl.len() * 13 / 10 + 2 * self.slx.len() + SKIPLIST_WORKERS
     }
