@@ -13,8 +13,9 @@
 //!    removed key must be absent and every other one present.
 //! 8. `contains`: `contains_key` of every `rand` key, all present.
 //! 9. `concurrent`: `threads` threads, `ops` operations in all, 70% reads
-//!    of random `rand` keys (checked), 30% overwrites of random `rand` keys
-//!    with their same value, so every read stays checkable.
+//!    of random `rand` keys (checked), 30% inserts of `conc` keys (see
+//!    [`super::mixed`]); afterwards (untimed) every `conc` key written must
+//!    be there.
 //!
 //! An operation of a scan is one key visited. The two write workloads
 //! populate the database and always run; the others run when selected.
@@ -26,21 +27,24 @@ use super::keys::{shuffled, FastRng, KeySet, ValueGen};
 use super::measure::{
     Outcome, Sampler, Usage, WorkloadResult, SAMPLE_EVERY_POINT, SAMPLE_EVERY_STEP,
 };
+use super::mixed::Mixed;
 use std::path::Path;
+use std::sync::Mutex;
 
 /// Keys per range scan, as the seed.
 pub const RANGE_SCAN_KEYS: u64 = 10_000;
-/// Share of writes in the concurrent workload, in tenths.
-const CONCURRENT_WRITE_TENTHS: u64 = 3;
 
 /// Tags that tell the values of the key sets apart.
 const TAG_SEQ: u64 = 1;
 const TAG_RAND: u64 = 2;
+const TAG_CONC: u64 = 5;
 
 /// Keys, orders and expected scan results, all built before any clock.
 pub struct LsmData {
     seq: KeySet,
     rand: KeySet,
+    /// Keys the concurrent workload writes.
+    conc: KeySet,
     rand_write_order: Vec<u32>,
     rand_read_order: Vec<u32>,
     /// `seq` indices in key order.
@@ -79,6 +83,7 @@ impl LsmData {
         LsmData {
             rand_write_order: shuffled(ops, 1),
             rand_read_order: shuffled(ops, 2),
+            conc: KeySet::new("conc", ops, key_size, TAG_CONC),
             seq,
             rand,
             seq_sorted,
@@ -132,6 +137,7 @@ pub fn run<E: Engine>(
         engine,
         data,
         threads,
+        concurrent_writes: Mutex::new(Vec::new()),
     };
     let mut written = 0;
     let mut step = |workload: Workload, f: &dyn Fn() -> Result<Outcome>| -> Result<()> {
@@ -157,8 +163,10 @@ pub fn run<E: Engine>(
     for (workload, f) in optional {
         if selected.contains(&workload) {
             step(workload, f)?;
-            if workload == Workload::Delete {
-                suite.verify_deleted()?;
+            match workload {
+                Workload::Delete => suite.verify_deleted()?,
+                Workload::Concurrent => suite.verify_concurrent()?,
+                _ => {}
             }
         }
     }
@@ -169,6 +177,8 @@ struct Suite<'a, E> {
     engine: &'a E,
     data: &'a LsmData,
     threads: u64,
+    /// Writes per thread of the last `concurrent` run.
+    concurrent_writes: Mutex<Vec<u64>>,
 }
 
 /// Checks a read of key `i` of the set tagged `tag`; `Err` describes what
@@ -417,61 +427,37 @@ impl<E: Engine> Suite<'_, E> {
         })
     }
 
-    fn concurrent(&self) -> Result<Outcome> {
-        let total = self.data.ops();
-        let threads = self.threads.min(total);
-        let results: Vec<Result<(Sampler, u64)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let ops = total / threads + u64::from(t < total % threads);
-                    scope.spawn(move || self.mixed_worker(t, ops))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a concurrent worker panicked"))
-                .collect()
-        });
-        let mut hist = Sampler::new(1).finish();
-        let mut writes = 0;
-        for result in results {
-            let (sampler, thread_writes) = result?;
-            hist.add(sampler.finish()).expect("histograms auto-resize");
-            writes += thread_writes;
-        }
-        let record_bytes =
-            self.data.rand.key_bytes() / total + self.data.values.value_size() as u64;
-        Ok(Outcome {
+    #[allow(clippy::type_complexity)]
+    fn mixed(
+        &self,
+    ) -> Mixed<
+        '_,
+        impl Fn(&[u8], &[u8]) -> Result<()> + Sync + '_,
+        impl Fn(&KeySet, u64) -> Result<Result<(), String>> + Sync + '_,
+    > {
+        let (engine, values) = (self.engine, &self.data.values);
+        Mixed {
             workload: Workload::Concurrent,
-            ops: total,
-            user_write_bytes: writes * record_bytes,
-            hist,
-        })
+            read_keys: &self.data.rand,
+            write_keys: &self.data.conc,
+            values,
+            write: move |key: &[u8], value: &[u8]| engine.insert(key, value),
+            read: move |keys: &KeySet, i: u64| {
+                engine.get(keys.key(i), |got| check_value(values, keys.tag(), i, got))
+            },
+        }
     }
 
-    /// One thread of `concurrent`: `ops` operations; returns its sampler
-    /// and how many were writes.
-    fn mixed_worker(&self, thread: u64, ops: u64) -> Result<(Sampler, u64)> {
-        let (rand, values) = (&self.data.rand, &self.data.values);
-        let mut rng = FastRng::new(100 + thread);
-        let mut buf = values.buffer();
-        let mut sampler = Sampler::new(SAMPLE_EVERY_POINT);
-        let mut writes = 0;
-        for _ in 0..ops {
-            sampler.tick();
-            let i = rng.below(rand.len());
-            let key = rand.key(i);
-            if rng.below(10) < CONCURRENT_WRITE_TENTHS {
-                values.fill(rand.tag(), i, &mut buf);
-                self.engine.insert(key, &buf)?;
-                writes += 1;
-            } else {
-                self.engine
-                    .get(key, |got| check_value(values, rand.tag(), i, got))?
-                    .map_err(|detail| Mismatch::new(Workload::Concurrent.name(), key, detail))?;
-            }
-        }
-        Ok((sampler, writes))
+    fn concurrent(&self) -> Result<Outcome> {
+        let (outcome, writes) = self.mixed().run(self.threads, self.data.ops())?;
+        *self.concurrent_writes.lock().expect("not poisoned") = writes;
+        Ok(outcome)
+    }
+
+    /// After `concurrent`: every key written is there. Untimed.
+    fn verify_concurrent(&self) -> Result<()> {
+        self.mixed()
+            .verify(&self.concurrent_writes.lock().expect("not poisoned"))
     }
 }
 

@@ -17,6 +17,7 @@ mod error;
 mod keys;
 mod lsm_suite;
 mod measure;
+mod mixed;
 mod report;
 mod skiplist_suite;
 pub mod worker;

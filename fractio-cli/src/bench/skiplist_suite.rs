@@ -10,24 +10,29 @@
 //! 6. `sl-insert-remove`: for other keys `slx…_i`, insert then remove, two
 //!    operations per key; afterwards (untimed) every one must be absent.
 //! 7. `sl-concurrent`: 200 workers (the seed's count), `ops` operations in
-//!    all, 70% lookups (checked), 30% overwrites with the same value.
+//!    all, 70% lookups of `sl` keys (checked), 30% inserts of `slc` keys
+//!    (see [`super::mixed`]); afterwards every `slc` key written must be
+//!    there.
 //!
 //! `sl-seq-insert` populates the map and always runs.
 
 use super::args::Workload;
 use super::engine::Corrupting;
 use super::error::{Error, Mismatch, Result};
-use super::keys::{shuffled, FastRng, KeySet, ValueGen};
+use super::keys::{shuffled, KeySet, ValueGen};
 use super::measure::{
     Outcome, Sampler, Usage, WorkloadResult, SAMPLE_EVERY_POINT, SAMPLE_EVERY_STEP,
 };
+use super::mixed::Mixed;
 use std::path::Path;
+use std::sync::Mutex;
 
 /// Workers of `sl-concurrent`, as the seed.
 pub const SKIPLIST_WORKERS: u64 = 200;
 
 const TAG_SL: u64 = 3;
 const TAG_SLX: u64 = 4;
+const TAG_SLC: u64 = 6;
 
 /// An in-memory ordered map under test. Safe to use from many threads.
 pub trait OrderedMap: Sync {
@@ -102,6 +107,8 @@ impl<M: OrderedMap> OrderedMap for Corrupting<M> {
 pub struct SkipListData {
     sl: KeySet,
     slx: KeySet,
+    /// Keys `sl-concurrent` writes.
+    slc: KeySet,
     lookup_order: Vec<u32>,
     sorted: Vec<u32>,
     values: ValueGen,
@@ -113,6 +120,7 @@ impl SkipListData {
         let sl = KeySet::new("sl", ops, key_size, TAG_SL);
         SkipListData {
             slx: KeySet::new("slx", ops, key_size, TAG_SLX),
+            slc: KeySet::new("slc", ops, key_size, TAG_SLC),
             lookup_order: shuffled(ops, 4),
             sorted: sl.sorted_order(),
             sl,
@@ -123,13 +131,16 @@ impl SkipListData {
     /// The longest key the suite inserts.
     #[cfg_attr(not(feature = "fractio-engine"), allow(dead_code))]
     pub fn max_key_len(&self) -> usize {
-        self.sl.max_key_len().max(self.slx.max_key_len())
+        self.sl
+            .max_key_len()
+            .max(self.slx.max_key_len())
+            .max(self.slc.max_key_len())
     }
 
     /// Entries the whole suite inserts, for sizing a memtable.
     #[cfg_attr(not(feature = "fractio-engine"), allow(dead_code))]
     pub fn inserted_entries(&self) -> u64 {
-        self.sl.len() * 13 / 10 + 2 * self.slx.len() + SKIPLIST_WORKERS
+        self.sl.len() + self.slc.len() + 2 * self.slx.len()
     }
 }
 
@@ -143,7 +154,11 @@ pub fn run<M: OrderedMap>(
     selected: &[Workload],
     emit: &mut dyn FnMut(WorkloadResult) -> Result<()>,
 ) -> Result<u64> {
-    let suite = Suite { map, data };
+    let suite = Suite {
+        map,
+        data,
+        concurrent_writes: Mutex::new(Vec::new()),
+    };
     let mut written = 0;
     let mut step = |workload: Workload, f: &dyn Fn() -> Result<Outcome>| -> Result<()> {
         let before = Usage::now();
@@ -170,8 +185,10 @@ pub fn run<M: OrderedMap>(
     for (workload, f) in optional {
         if selected.contains(&workload) {
             step(workload, f)?;
-            if workload == Workload::SlInsertRemove {
-                suite.verify_removed()?;
+            match workload {
+                Workload::SlInsertRemove => suite.verify_removed()?,
+                Workload::SlConcurrent => suite.verify_concurrent()?,
+                _ => {}
             }
         }
     }
@@ -181,6 +198,8 @@ pub fn run<M: OrderedMap>(
 struct Suite<'a, M> {
     map: &'a M,
     data: &'a SkipListData,
+    /// Writes per worker of the last `sl-concurrent` run.
+    concurrent_writes: Mutex<Vec<u64>>,
 }
 
 /// Checks a lookup of key `i` of the set tagged `tag`.
@@ -321,59 +340,38 @@ impl<M: OrderedMap> Suite<'_, M> {
         Ok(())
     }
 
-    fn concurrent(&self) -> Result<Outcome> {
-        let total = self.data.sl.len();
-        let workers = SKIPLIST_WORKERS.min(total);
-        let results: Vec<Result<(Sampler, u64)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|t| {
-                    let ops = total / workers + u64::from(t < total % workers);
-                    scope.spawn(move || self.mixed_worker(t, ops))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a concurrent worker panicked"))
-                .collect()
-        });
-        let mut hist = Sampler::new(1).finish();
-        let mut writes = 0;
-        for result in results {
-            let (sampler, thread_writes) = result?;
-            hist.add(sampler.finish()).expect("histograms auto-resize");
-            writes += thread_writes;
-        }
-        let sl = &self.data.sl;
-        let record_bytes = sl.key_bytes() / total + self.data.values.value_size() as u64;
-        Ok(Outcome {
+    #[allow(clippy::type_complexity)]
+    fn mixed(
+        &self,
+    ) -> Mixed<
+        '_,
+        impl Fn(&[u8], &[u8]) -> Result<()> + Sync + '_,
+        impl Fn(&KeySet, u64) -> Result<Result<(), String>> + Sync + '_,
+    > {
+        let (map, values) = (self.map, &self.data.values);
+        Mixed {
             workload: Workload::SlConcurrent,
-            ops: total,
-            user_write_bytes: writes * record_bytes,
-            hist,
-        })
+            read_keys: &self.data.sl,
+            write_keys: &self.data.slc,
+            values,
+            write: move |key: &[u8], value: &[u8]| map.insert(key, value),
+            read: move |keys: &KeySet, i: u64| {
+                Ok(map.get(keys.key(i), |got| check_value(values, keys.tag(), i, got)))
+            },
+        }
     }
 
-    fn mixed_worker(&self, worker: u64, ops: u64) -> Result<(Sampler, u64)> {
-        let (sl, values) = (&self.data.sl, &self.data.values);
-        let mut rng = FastRng::new(1000 + worker);
-        let mut buf = values.buffer();
-        let mut sampler = Sampler::new(SAMPLE_EVERY_POINT);
-        let mut writes = 0;
-        for _ in 0..ops {
-            sampler.tick();
-            let i = rng.below(sl.len());
-            let key = sl.key(i);
-            if rng.below(10) < 3 {
-                values.fill(sl.tag(), i, &mut buf);
-                self.map.insert(key, &buf)?;
-                writes += 1;
-            } else {
-                self.map
-                    .get(key, |got| check_value(values, sl.tag(), i, got))
-                    .map_err(|detail| Mismatch::new(Workload::SlConcurrent.name(), key, detail))?;
-            }
-        }
-        Ok((sampler, writes))
+    fn concurrent(&self) -> Result<Outcome> {
+        let total = self.data.sl.len();
+        let (outcome, writes) = self.mixed().run(SKIPLIST_WORKERS, total)?;
+        *self.concurrent_writes.lock().expect("not poisoned") = writes;
+        Ok(outcome)
+    }
+
+    /// After `sl-concurrent`: every key written is there. Untimed.
+    fn verify_concurrent(&self) -> Result<()> {
+        self.mixed()
+            .verify(&self.concurrent_writes.lock().expect("not poisoned"))
     }
 }
 
