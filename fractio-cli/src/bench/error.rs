@@ -39,9 +39,9 @@ pub struct Mismatch {
 }
 
 impl Mismatch {
-    /// A mismatch on `key` during `workload`.
+    /// The error of a mismatch on `key` during `workload`.
     #[cold]
-    pub fn new(workload: &'static str, key: &[u8], detail: impl Into<String>) -> Error {
+    pub fn error(workload: &'static str, key: &[u8], detail: impl Into<String>) -> Error {
         Error::Mismatch(Mismatch {
             workload,
             key: String::from_utf8_lossy(key).into_owned(),

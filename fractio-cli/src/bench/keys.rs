@@ -15,7 +15,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 /// The seed of every shuffle and of the value pattern: runs are repeatable.
-pub const SEED: u64 = 0x5eed_f4ac_710;
+pub const SEED: u64 = 0x05ee_df4a_c710;
 
 /// Length of the pattern values are cut from; a power of two keeps the
 /// offset computation a mask.

@@ -257,7 +257,7 @@ impl<E: Engine> Suite<'_, E> {
             let key = keys.key(i);
             self.engine
                 .get(key, |got| check_value(values, keys.tag(), i, got))?
-                .map_err(|detail| Mismatch::new(workload.name(), key, detail))?;
+                .map_err(|detail| Mismatch::error(workload.name(), key, detail))?;
             ops += 1;
         }
         Ok(Outcome {
@@ -293,7 +293,7 @@ impl<E: Engine> Suite<'_, E> {
         scan(&mut |key, value| {
             sampler.tick();
             let Some(&i) = expected.get(seen) else {
-                failure = Some(Mismatch::new(
+                failure = Some(Mismatch::error(
                     workload.name(),
                     key,
                     "key beyond the scan's end",
@@ -303,11 +303,11 @@ impl<E: Engine> Suite<'_, E> {
             let i = u64::from(i);
             if key != keys.key(i) {
                 let detail = format!("expected key {:?}", String::from_utf8_lossy(keys.key(i)));
-                failure = Some(Mismatch::new(workload.name(), key, detail));
+                failure = Some(Mismatch::error(workload.name(), key, detail));
                 return false;
             }
             if let Err(detail) = check_value(values, keys.tag(), i, Some(value)) {
-                failure = Some(Mismatch::new(workload.name(), key, detail));
+                failure = Some(Mismatch::error(workload.name(), key, detail));
                 return false;
             }
             seen += 1;
@@ -319,7 +319,7 @@ impl<E: Engine> Suite<'_, E> {
         if seen != expected.len() {
             let first = expected.first().map_or(&b""[..], |&i| keys.key(i.into()));
             let detail = format!("scan returned {seen} keys, expected {}", expected.len());
-            return Err(Mismatch::new(workload.name(), first, detail));
+            return Err(Mismatch::error(workload.name(), first, detail));
         }
         Ok(())
     }
@@ -403,7 +403,7 @@ impl<E: Engine> Suite<'_, E> {
                 (true, Some(_)) => Err("deleted key is still present".to_string()),
                 (false, got) => check_value(values, seq.tag(), i, got),
             })?;
-            verdict.map_err(|detail| Mismatch::new(Workload::Delete.name(), key, detail))?;
+            verdict.map_err(|detail| Mismatch::error(Workload::Delete.name(), key, detail))?;
         }
         Ok(())
     }
@@ -416,7 +416,7 @@ impl<E: Engine> Suite<'_, E> {
             let key = rand.key(i.into());
             if !self.engine.contains(key)? {
                 let detail = "contains_key is false for a written key";
-                return Err(Mismatch::new(Workload::Contains.name(), key, detail));
+                return Err(Mismatch::error(Workload::Contains.name(), key, detail));
             }
         }
         Ok(Outcome {

@@ -88,7 +88,7 @@ where
             } else {
                 let i = rng.below(read_keys.len());
                 (self.read)(read_keys, i)?.map_err(|detail| {
-                    Mismatch::new(self.workload.name(), read_keys.key(i), detail)
+                    Mismatch::error(self.workload.name(), read_keys.key(i), detail)
                 })?;
             }
         }
@@ -103,7 +103,7 @@ where
             for j in 0..count {
                 let i = j * threads + t as u64;
                 (self.read)(self.write_keys, i)?.map_err(|detail| {
-                    Mismatch::new(self.workload.name(), self.write_keys.key(i), detail)
+                    Mismatch::error(self.workload.name(), self.write_keys.key(i), detail)
                 })?;
             }
         }

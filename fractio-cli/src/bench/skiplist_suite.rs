@@ -239,7 +239,7 @@ impl<M: OrderedMap> Suite<'_, M> {
             let key = sl.key(i);
             self.map
                 .get(key, |got| check_value(values, sl.tag(), i, got))
-                .map_err(|detail| Mismatch::new(workload.name(), key, detail))?;
+                .map_err(|detail| Mismatch::error(workload.name(), key, detail))?;
         }
         Ok(Outcome {
             workload,
@@ -267,7 +267,7 @@ impl<M: OrderedMap> Suite<'_, M> {
                 Some(seen).filter(|&p| p < sorted.len())
             };
             let Some(position) = position else {
-                failure = Some(Mismatch::new(
+                failure = Some(Mismatch::error(
                     workload.name(),
                     key,
                     "more entries than inserted",
@@ -284,7 +284,7 @@ impl<M: OrderedMap> Suite<'_, M> {
                 check_value(values, sl.tag(), i, Some(value))
             };
             if let Err(detail) = verdict {
-                failure = Some(Mismatch::new(workload.name(), key, detail));
+                failure = Some(Mismatch::error(workload.name(), key, detail));
                 return false;
             }
             seen += 1;
@@ -298,7 +298,7 @@ impl<M: OrderedMap> Suite<'_, M> {
                 "iteration returned {seen} entries, expected {}",
                 sorted.len()
             );
-            return Err(Mismatch::new(workload.name(), b"", detail));
+            return Err(Mismatch::error(workload.name(), b"", detail));
         }
         Ok(Outcome {
             workload,
@@ -334,7 +334,11 @@ impl<M: OrderedMap> Suite<'_, M> {
             let key = slx.key(i);
             if self.map.get(key, |got| got.is_some()) {
                 let detail = "removed key is still present";
-                return Err(Mismatch::new(Workload::SlInsertRemove.name(), key, detail));
+                return Err(Mismatch::error(
+                    Workload::SlInsertRemove.name(),
+                    key,
+                    detail,
+                ));
             }
         }
         Ok(())
