@@ -61,7 +61,12 @@ impl Sampler {
 
     #[cold]
     fn record(&mut self, elapsed: Duration) {
-        self.hist.saturating_record(elapsed.as_nanos() as u64);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        // `record` grows the histogram (it auto-resizes); clamp only what
+        // it cannot hold at all.
+        if self.hist.record(nanos).is_err() {
+            self.hist.saturating_record(nanos);
+        }
     }
 }
 
@@ -258,6 +263,16 @@ mod tests {
             sampler.tick();
         }
         assert_eq!(sampler.finish().len(), 10);
+    }
+
+    #[test]
+    fn sampler_keeps_long_latencies() {
+        // Goal: a 3 ms operation is recorded as such, not clamped.
+        let mut sampler = Sampler::new(1);
+        sampler.tick();
+        std::thread::sleep(Duration::from_millis(3));
+        let hist = sampler.finish();
+        assert!(hist.max() >= 3_000_000, "{}", hist.max());
     }
 
     #[test]
