@@ -120,6 +120,13 @@ fn skiplist_runs_both_suites() {
     bench_engine("skiplist", &rows);
 }
 
+#[cfg(feature = "fractio-engine")]
+#[test]
+fn fractio_runs_both_suites() {
+    let rows: Vec<&str> = LSM_ROWS.iter().chain(&SKIPLIST_ROWS).copied().collect();
+    bench_engine("fractio", &rows);
+}
+
 #[cfg(feature = "rocksdb")]
 #[test]
 fn rocksdb_runs_the_lsm_suite() {
@@ -168,6 +175,19 @@ fn a_corrupted_read_fails_the_lsm_suite() {
 #[test]
 fn a_corrupted_lookup_fails_the_skiplist_suite() {
     corrupted_read_fails("skiplist", "sl-seq-lookup");
+}
+
+#[cfg(feature = "fractio-engine")]
+#[test]
+fn a_corrupted_read_fails_fractio() {
+    corrupted_read_fails("fractio", "rand-read");
+    corrupted_read_fails("fractio", "sl-rand-lookup");
+}
+
+#[cfg(feature = "rocksdb")]
+#[test]
+fn a_corrupted_read_fails_rocksdb() {
+    corrupted_read_fails("rocksdb", "rand-read");
 }
 
 #[test]
