@@ -20,6 +20,20 @@ pub fn put_varint32(out: &mut Vec<u8>, value: u32) {
     put_varint64(out, value as u64)
 }
 
+/// Writes `value` as a varint at the start of `out` (which must have room
+/// for 10 bytes) and returns the bytes used. No allocation.
+#[inline]
+pub fn encode_varint64(out: &mut [u8], mut value: u64) -> usize {
+    let mut i = 0;
+    while value >= 0x80 {
+        out[i] = (value as u8) | 0x80;
+        value >>= 7;
+        i += 1;
+    }
+    out[i] = value as u8;
+    i + 1
+}
+
 /// The encoded length of `value` as a varint.
 #[inline]
 pub fn varint_len(mut value: u64) -> usize {
@@ -205,6 +219,9 @@ mod tests {
             put_varint64(&mut out, value);
             assert_eq!(out.len(), varint_len(value));
             assert_eq!(get_varint64(&out), Some((value, out.len())));
+            let mut fixed = [0u8; 10];
+            let used = encode_varint64(&mut fixed, value);
+            assert_eq!(&fixed[..used], &out[..]);
         }
     }
 

@@ -208,7 +208,7 @@ mod tests {
         assert_eq!(short, b"hello");
         assert_eq!(long, long_bytes);
         assert_eq!(long.clone(), long);
-        assert!(short < Slice::from("hellp"));
+        assert!(short.as_bytes() < b"hellp".as_slice());
         assert_eq!(Slice::empty().len(), 0);
         let exact = vec![1u8; INLINE_CAPACITY];
         assert_eq!(Slice::from(exact.as_slice()), exact);

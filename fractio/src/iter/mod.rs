@@ -10,6 +10,8 @@
 //! Cursors own what they read (through `Arc`s), so they are `'static` and
 //! can outlive the call that made them.
 
+pub mod level;
+
 use crate::types::{SeqNo, ValueKind};
 use crate::Result;
 
@@ -94,3 +96,11 @@ impl<I: InternalIterator + ?Sized> InternalIterator for Box<I> {
         (**self).value()
     }
 }
+
+pub mod db_iter;
+pub mod merge;
+pub mod vec_iter;
+
+pub use db_iter::{prefix_bounds, CursorSource, Iter};
+pub use merge::MergingIterator;
+pub use vec_iter::VecIter;

@@ -1,0 +1,393 @@
+//! Opening a database: lock the directory, read the manifest, open the
+//! tables, replay the log into memtables, flush what was replayed to L0
+//! tables, start a new manifest and a new log segment, and delete every
+//! file the new manifest does not need.
+//!
+//! Crash safety: nothing is deleted until the new manifest (which no
+//! longer needs it) is durable and named by `CURRENT`. A crash at any point
+//! of `open` leaves the previous state, and the next `open` starts over.
+
+use super::flush::write_table;
+use super::{BackgroundState, Counters, DbInner, SuperVersion, VersionState, WriteState};
+use crate::batch::EntryDecoder;
+use crate::cache::BlockCache;
+use crate::compaction::retention::Retention;
+use crate::fs::FileSystem;
+use crate::memtable::Memtable;
+use crate::options::{Options, RecoveryMode};
+use crate::table::Table;
+use crate::types::SeqNo;
+use crate::version::edit::{TableMeta, VersionEdit};
+use crate::version::manifest::{self, ManifestWriter};
+use crate::version::Version;
+use crate::wal::reader::{read_segment, SegmentEnd};
+use crate::wal::writer::WalWriter;
+use crate::wal::{parse_segment_name, segment_name};
+use crate::{Error, Result};
+use arc_swap::ArcSwap;
+use parking_lot::{Condvar, Mutex};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+
+/// What `open` found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Log segments replayed.
+    pub segments_replayed: usize,
+    /// Log records (batches) replayed.
+    pub records_replayed: u64,
+    /// A torn write at the end of the log that was cut off: the segment,
+    /// the offset and the bytes dropped.
+    pub torn_tail: Option<(PathBuf, u64, u64)>,
+    /// With [`RecoveryMode::Salvage`]: the corruption that ended the replay
+    /// early (everything after it was dropped).
+    pub salvaged: Option<String>,
+    /// Files deleted because no version needed them.
+    pub obsolete_files_deleted: usize,
+}
+
+pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
+    let fs = options.fs.clone();
+    fs.create_dir_all(dir)?;
+    let lock = fs.lock(&dir.join("LOCK")).map_err(|e| match e.kind() {
+        io::ErrorKind::WouldBlock => Error::Locked(dir.to_path_buf()),
+        _ => Error::Io(e),
+    })?;
+    let cache = Arc::new(BlockCache::new(options.block_cache_size));
+    let names = fs.list(dir)?;
+
+    let mut state = match manifest::read_current(&*fs, dir)? {
+        Some((_, path)) => ManifestState::read(&*fs, &path)?,
+        None => {
+            if names
+                .iter()
+                .any(|n| n.ends_with(".sst") || n.starts_with("MANIFEST-"))
+            {
+                return Err(Error::corruption(
+                    dir.join(manifest::CURRENT),
+                    0,
+                    "CURRENT is missing but the directory holds tables or manifests",
+                ));
+            }
+            ManifestState::default()
+        }
+    };
+    let max_file = names
+        .iter()
+        .filter_map(|n| file_number(n))
+        .max()
+        .unwrap_or(0);
+    state.next_file = state.next_file.max(max_file + 1).max(1);
+
+    let mut version = Version::empty();
+    let edit = VersionEdit {
+        added: state.tables.values().cloned().collect(),
+        ..VersionEdit::default()
+    };
+    version = version.apply(&edit, |meta| open_table(&*fs, dir, meta, &cache))?;
+
+    let mut report = RecoveryReport::default();
+    let next_file = AtomicU64::new(state.next_file);
+    let (version, last_seq) = replay(
+        dir,
+        &options,
+        &cache,
+        &names,
+        &state,
+        version,
+        &next_file,
+        &mut report,
+    )?;
+
+    // A fresh segment for new writes, then a fresh manifest naming it.
+    let segment_id = next_file.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let capacity = (options.memtable_size as u64) * 5 / 4 + (64 << 10);
+    let wal = WalWriter::create(fs.clone(), dir, segment_id, capacity)?;
+    let manifest_id = next_file.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut snapshot = version.snapshot_edit();
+    snapshot.log_number = Some(segment_id);
+    snapshot.last_seq = Some(last_seq);
+    snapshot.next_file_number = Some(manifest_id + 1);
+    let manifest = ManifestWriter::create(&*fs, dir, manifest_id, &snapshot)?;
+
+    report.obsolete_files_deleted = delete_obsolete(&*fs, dir, &version, segment_id, manifest_id)?;
+
+    let version = Arc::new(version);
+    let active = Arc::new(Memtable::new(options.memtable_size));
+    let segment = wal.segment().clone();
+    let super_version = SuperVersion {
+        active: active.clone(),
+        sealed: Vec::new(),
+        version: version.clone(),
+        active_sealed_at: Arc::new(AtomicU64::new(SeqNo::MAX)),
+    };
+    Ok(DbInner {
+        dir: dir.to_path_buf(),
+        fs,
+        cache,
+        super_version: ArcSwap::from_pointee(super_version),
+        visible_seq: AtomicU64::new(last_seq),
+        write: Mutex::new(WriteState {
+            last_seq,
+            wal,
+            active,
+            active_first_segment: segment_id,
+            segments: vec![segment],
+        }),
+        write_room: Condvar::new(),
+        versions: Mutex::new(VersionState {
+            manifest,
+            current: version,
+            log_number: segment_id,
+        }),
+        next_file: AtomicU64::new(manifest_id + 1),
+        snapshots: Default::default(),
+        read_only: AtomicBool::new(false),
+        read_only_reason: Mutex::new(String::new()),
+        background: Mutex::new(BackgroundState::default()),
+        background_cv: Condvar::new(),
+        recovery: report,
+        counters: Counters::default(),
+        options,
+        _lock: lock,
+    })
+}
+
+/// What the manifest says.
+#[derive(Default)]
+struct ManifestState {
+    tables: BTreeMap<u64, (usize, TableMeta)>,
+    log_number: u64,
+    next_file: u64,
+    last_seq: SeqNo,
+}
+
+impl ManifestState {
+    fn read(fs: &dyn FileSystem, path: &Path) -> Result<ManifestState> {
+        let mut state = ManifestState::default();
+        for edit in manifest::read_manifest(fs, path)? {
+            for (_, id) in &edit.deleted {
+                state.tables.remove(id);
+            }
+            for (level, meta) in edit.added {
+                state.tables.insert(meta.id, (level, meta));
+            }
+            if let Some(n) = edit.log_number {
+                state.log_number = state.log_number.max(n);
+            }
+            if let Some(n) = edit.next_file_number {
+                state.next_file = state.next_file.max(n);
+            }
+            if let Some(n) = edit.last_seq {
+                state.last_seq = state.last_seq.max(n);
+            }
+        }
+        Ok(state)
+    }
+}
+
+pub(crate) fn open_table(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    meta: &TableMeta,
+    cache: &Arc<BlockCache>,
+) -> Result<Arc<Table>> {
+    let path = dir.join(table_name(meta.id));
+    let file = fs.open_random(&path).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            Error::corruption(&path, 0, "table named by the manifest is missing")
+        } else {
+            Error::Io(e)
+        }
+    })?;
+    Ok(Arc::new(Table::open(file, path, meta.id, cache.clone())?))
+}
+
+/// The file name of table `id`.
+pub(crate) fn table_name(id: u64) -> String {
+    format!("{id:06}.sst")
+}
+
+fn file_number(name: &str) -> Option<u64> {
+    if let Some(id) = parse_segment_name(name) {
+        return Some(id);
+    }
+    if let Some(id) = manifest::parse_manifest_name(name) {
+        return Some(id);
+    }
+    let digits = name.strip_suffix(".sst")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Replays the log segments at or above the manifest's log number into
+/// memtables, writing each full memtable (and the last one) to an L0 table.
+#[allow(clippy::too_many_arguments)]
+fn replay(
+    dir: &Path,
+    options: &Options,
+    cache: &Arc<BlockCache>,
+    names: &[String],
+    state: &ManifestState,
+    mut version: Version,
+    next_file: &AtomicU64,
+    report: &mut RecoveryReport,
+) -> Result<(Version, SeqNo)> {
+    let fs = &*options.fs;
+    let mut segments: Vec<u64> = names
+        .iter()
+        .filter_map(|n| parse_segment_name(n))
+        .filter(|&id| id >= state.log_number)
+        .collect();
+    segments.sort_unstable();
+
+    let mut last_seq = state.last_seq;
+    let mut memtable = Memtable::new(options.memtable_size);
+    let mut added = Vec::new();
+    let mut stop = false;
+    for id in segments {
+        if stop {
+            break;
+        }
+        let path = dir.join(segment_name(id));
+        let bytes = fs.read_all(&path)?;
+        report.segments_replayed += 1;
+        let mut gap = false;
+        let result = read_segment(&bytes, &path, last_seq, |record| {
+            let record_last = record.first_seq + record.count as u64 - 1;
+            if record_last <= last_seq {
+                return Ok(()); // already in a table
+            }
+            if record.first_seq != last_seq + 1 {
+                gap = true; // an earlier record was lost: stop here
+                return Err(Error::InvalidArgument(String::new()));
+            }
+            let needed: usize = EntryDecoder::new(record.entries)
+                .flatten()
+                .map(|e| Memtable::entry_size(e.key.len(), e.value.len()))
+                .sum();
+            if memtable.memory_used() + needed > memtable.capacity() {
+                let full = std::mem::replace(
+                    &mut memtable,
+                    Memtable::new(options.memtable_size.max(needed + 4096)),
+                );
+                if let Some(meta) = flush_replayed(dir, options, cache, full, next_file)? {
+                    added.push(meta);
+                }
+            }
+            for (i, entry) in EntryDecoder::new(record.entries).flatten().enumerate() {
+                let inserted = memtable.insert(
+                    entry.key,
+                    record.first_seq + i as u64,
+                    entry.kind,
+                    entry.value,
+                );
+                assert!(inserted, "room was made");
+            }
+            last_seq = record_last;
+            report.records_replayed += 1;
+            Ok(())
+        });
+        match result {
+            Ok(SegmentEnd::Clean { .. }) => {}
+            Ok(SegmentEnd::Torn { offset, bytes }) => {
+                report.torn_tail = Some((path.clone(), offset, bytes));
+            }
+            Err(_) if gap => {
+                report.torn_tail = Some((path.clone(), 0, 0));
+                stop = true;
+            }
+            Err(error @ Error::Corruption { .. }) => match options.recovery {
+                RecoveryMode::Strict => return Err(error),
+                RecoveryMode::Salvage => {
+                    report.salvaged = Some(error.to_string());
+                    stop = true;
+                }
+            },
+            Err(error) => return Err(error),
+        }
+    }
+    if let Some(meta) = flush_replayed(dir, options, cache, memtable, next_file)? {
+        added.push(meta);
+    }
+    if !added.is_empty() {
+        let edit = VersionEdit {
+            added: added.into_iter().map(|meta| (0, meta)).collect(),
+            ..VersionEdit::default()
+        };
+        version = version.apply(&edit, |meta| open_table(fs, dir, meta, cache))?;
+    }
+    Ok((version, last_seq))
+}
+
+/// Writes a replayed memtable to an L0 table (synced), returning its
+/// record, or `None` if it is empty.
+fn flush_replayed(
+    dir: &Path,
+    options: &Options,
+    cache: &Arc<BlockCache>,
+    memtable: Memtable,
+    next_file: &AtomicU64,
+) -> Result<Option<TableMeta>> {
+    if memtable.is_empty() {
+        return Ok(None);
+    }
+    let _ = cache;
+    let memtable = Arc::new(memtable);
+    let id = next_file.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut cursor = memtable.iter();
+    let retention = Retention {
+        snapshots: Vec::new(),
+        horizon: SeqNo::MAX,
+    };
+    write_table(
+        &*options.fs,
+        dir,
+        options,
+        0,
+        id,
+        &mut cursor,
+        &retention,
+        false,
+    )
+}
+
+/// Deletes files no longer needed: segments below `log_number`, other
+/// manifests, tables not in `version`, leftovers of interrupted renames.
+fn delete_obsolete(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    version: &Version,
+    log_number: u64,
+    manifest_id: u64,
+) -> Result<usize> {
+    let live: std::collections::HashSet<u64> = version.tables().map(|(_, t)| t.meta.id).collect();
+    let mut deleted = 0;
+    for name in fs.list(dir)? {
+        let obsolete = if let Some(id) = parse_segment_name(&name) {
+            id < log_number
+        } else if let Some(id) = manifest::parse_manifest_name(&name) {
+            id != manifest_id
+        } else if let Some(id) = name
+            .strip_suffix(".sst")
+            .and_then(|d| d.parse::<u64>().ok())
+        {
+            !live.contains(&id)
+        } else {
+            name == "CURRENT.tmp" || name.ends_with(".sst.tmp")
+        };
+        if obsolete {
+            fs.remove_file(&dir.join(&name))?;
+            deleted += 1;
+        }
+    }
+    if deleted > 0 {
+        fs.sync_dir(dir)?;
+    }
+    Ok(deleted)
+}

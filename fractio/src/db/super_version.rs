@@ -1,0 +1,125 @@
+//! [`SuperVersion`]: everything a read searches, as one immutable value —
+//! the active memtable, the sealed ones waiting for a flush, and the
+//! version of live tables.
+//!
+//! Readers load the current super version without a lock and search it
+//! newest source first: active memtable, sealed memtables (newest first),
+//! then the tables. The first version of the key found with a sequence
+//! number at or below the reader's is the answer; a tombstone answers
+//! "absent".
+
+use crate::iter::db_iter::CursorSource;
+use crate::iter::level::LevelIter;
+use crate::iter::merge::MergingIterator;
+use crate::iter::InternalIterator;
+use crate::memtable::Memtable;
+use crate::slice::Slice;
+use crate::types::{key_hash, SeqNo, ValueKind};
+use crate::version::Version;
+use crate::Result;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A memtable that takes no more writes and waits for a flush.
+pub struct Sealed {
+    /// The memtable.
+    pub memtable: Arc<Memtable>,
+    /// The first log segment holding its entries.
+    pub first_segment: u64,
+    /// The largest sequence number in it.
+    pub last_seq: SeqNo,
+}
+
+/// What reads search.
+pub struct SuperVersion {
+    /// The memtable taking writes.
+    pub active: Arc<Memtable>,
+    /// Sealed memtables, newest first.
+    pub sealed: Vec<Arc<Sealed>>,
+    /// Live tables.
+    pub version: Arc<Version>,
+    /// `SeqNo::MAX` while `active` takes writes; once it is sealed, the
+    /// last sequence number written to it. Shared by every super version
+    /// with the same active memtable. A reader whose sequence number is
+    /// above it loaded a stale super version and must load again.
+    pub active_sealed_at: Arc<AtomicU64>,
+}
+
+impl SuperVersion {
+    /// Whether a reader at `seq` may use this super version: no write at or
+    /// below `seq` went to a memtable it does not know.
+    #[inline]
+    pub fn serves(&self, seq: SeqNo) -> bool {
+        seq <= self.active_sealed_at.load(Ordering::Acquire)
+    }
+
+    /// Calls `found` with the newest version of `key` at or below `seq`.
+    #[inline]
+    fn lookup<T>(
+        &self,
+        key: &[u8],
+        seq: SeqNo,
+        found: impl Fn(ValueKind, &[u8]) -> T,
+        found_owned: impl Fn(ValueKind, Slice) -> T,
+    ) -> Result<Option<T>> {
+        if let Some((_, kind, value)) = self.active.get(key, seq) {
+            return Ok(Some(found(kind, value)));
+        }
+        for sealed in &self.sealed {
+            if let Some((_, kind, value)) = sealed.memtable.get(key, seq) {
+                return Ok(Some(found(kind, value)));
+            }
+        }
+        Ok(self
+            .version
+            .get(key, key_hash(key), seq)?
+            .map(|(_, kind, value)| found_owned(kind, value)))
+    }
+
+    /// The value of `key` at `seq`.
+    pub fn get(&self, key: &[u8], seq: SeqNo) -> Result<Option<Slice>> {
+        let found = self.lookup(
+            key,
+            seq,
+            |kind, value| (kind == ValueKind::Value).then(|| Slice::copy_from(value)),
+            |kind, value| (kind == ValueKind::Value).then_some(value),
+        )?;
+        Ok(found.flatten())
+    }
+
+    /// Whether `key` has a value at `seq`.
+    pub fn contains(&self, key: &[u8], seq: SeqNo) -> Result<bool> {
+        let found = self.lookup(
+            key,
+            seq,
+            |kind, _| kind == ValueKind::Value,
+            |kind, _| kind == ValueKind::Value,
+        )?;
+        Ok(found.unwrap_or(false))
+    }
+}
+
+impl CursorSource for SuperVersion {
+    fn cursor(&self) -> Result<Box<dyn InternalIterator>> {
+        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+        if !self.active.is_empty() {
+            children.push(Box::new(self.active.iter()));
+        }
+        for sealed in &self.sealed {
+            children.push(Box::new(sealed.memtable.iter()));
+        }
+        for handle in self.version.level(0) {
+            children.push(Box::new(handle.table.iter()));
+        }
+        for level in 1..crate::LEVELS {
+            let tables = self.version.level(level);
+            if !tables.is_empty() {
+                children.push(Box::new(LevelIter::new(tables.to_vec())));
+            }
+        }
+        if children.len() == 1 {
+            return Ok(children.pop().expect("one child"));
+        }
+        Ok(Box::new(MergingIterator::new(children)))
+    }
+}

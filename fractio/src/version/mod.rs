@@ -1,0 +1,142 @@
+//! Versions: which tables are live, per level.
+//!
+//! A [`Version`] is immutable; a change (a flush, a compaction) builds a
+//! new one from the old by a [`VersionEdit`], recorded in the manifest
+//! first. Readers hold an `Arc<Version>`, so tables they read stay open
+//! and on disk until the last reader lets go.
+//!
+//! Invariants:
+//! - L0 tables are ordered newest first (by largest sequence number); their
+//!   key ranges may overlap.
+//! - Tables of a deeper level are ordered by key and their key ranges do
+//!   not overlap.
+//! - For any key, a version in a shallower level (or an earlier L0 table)
+//!   is newer than every version of it in a deeper level.
+
+pub mod edit;
+pub mod manifest;
+
+use crate::options::LEVELS;
+use crate::slice::Slice;
+use crate::table::Table;
+use crate::types::{SeqNo, ValueKind};
+use crate::Result;
+pub use edit::{TableMeta, VersionEdit};
+use std::sync::Arc;
+
+/// A live table: its manifest record and the opened file.
+pub struct TableHandle {
+    /// What the manifest records about it.
+    pub meta: TableMeta,
+    /// The opened table.
+    pub table: Arc<Table>,
+}
+
+/// The set of live tables, per level.
+#[derive(Clone, Default)]
+pub struct Version {
+    levels: [Vec<Arc<TableHandle>>; LEVELS],
+}
+
+impl Version {
+    /// A version with no tables.
+    pub fn empty() -> Version {
+        Version::default()
+    }
+
+    /// The tables of `level`, in the level's order.
+    pub fn level(&self, level: usize) -> &[Arc<TableHandle>] {
+        &self.levels[level]
+    }
+
+    /// Total bytes of the tables of `level`.
+    pub fn level_bytes(&self, level: usize) -> u64 {
+        self.levels[level].iter().map(|t| t.meta.file_size).sum()
+    }
+
+    /// The number of live tables.
+    pub fn table_count(&self) -> usize {
+        self.levels.iter().map(Vec::len).sum()
+    }
+
+    /// Every live table with its level.
+    pub fn tables(&self) -> impl Iterator<Item = (usize, &Arc<TableHandle>)> {
+        self.levels
+            .iter()
+            .enumerate()
+            .flat_map(|(level, tables)| tables.iter().map(move |t| (level, t)))
+    }
+
+    /// The version after `edit`; `open` opens each added table.
+    pub fn apply(
+        &self,
+        edit: &VersionEdit,
+        mut open: impl FnMut(&TableMeta) -> Result<Arc<Table>>,
+    ) -> Result<Version> {
+        let mut next = self.clone();
+        for (level, id) in &edit.deleted {
+            next.levels[*level].retain(|t| t.meta.id != *id);
+        }
+        for (level, meta) in &edit.added {
+            let table = open(meta)?;
+            next.levels[*level].push(Arc::new(TableHandle {
+                meta: meta.clone(),
+                table,
+            }));
+        }
+        next.sort();
+        Ok(next)
+    }
+
+    fn sort(&mut self) {
+        self.levels[0].sort_by_key(|t| std::cmp::Reverse((t.meta.largest_seq, t.meta.id)));
+        for level in &mut self.levels[1..] {
+            level.sort_by(|a, b| a.meta.smallest_key.cmp(&b.meta.smallest_key));
+        }
+    }
+
+    /// The whole version as one edit (the first record of a new manifest).
+    pub fn snapshot_edit(&self) -> VersionEdit {
+        VersionEdit {
+            added: self
+                .tables()
+                .map(|(level, t)| (level, t.meta.clone()))
+                .collect(),
+            ..VersionEdit::default()
+        }
+    }
+
+    /// The newest version of `key` with a sequence number `<= snapshot` in
+    /// any table; `hash` is `key_hash(key)`.
+    pub fn get(
+        &self,
+        key: &[u8],
+        hash: u64,
+        snapshot: SeqNo,
+    ) -> Result<Option<(SeqNo, ValueKind, Slice)>> {
+        for handle in &self.levels[0] {
+            if handle.meta.smallest_seq > snapshot || !handle.meta.covers(key) {
+                continue;
+            }
+            if let Some(found) = handle.table.get(key, hash, snapshot)? {
+                return Ok(Some(found));
+            }
+        }
+        for level in &self.levels[1..] {
+            if let Some(handle) = find_table(level, key) {
+                if let Some(found) = handle.table.get(key, hash, snapshot)? {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The table of a sorted, non-overlapping level whose range covers `key`.
+pub fn find_table<'a>(level: &'a [Arc<TableHandle>], key: &[u8]) -> Option<&'a Arc<TableHandle>> {
+    let index = level.partition_point(|t| t.meta.largest_key.as_slice() < key);
+    level
+        .get(index)
+        .filter(|t| t.meta.smallest_key.as_slice() <= key)
+}
