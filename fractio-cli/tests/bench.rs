@@ -120,7 +120,6 @@ fn skiplist_runs_both_suites() {
     bench_engine("skiplist", &rows);
 }
 
-#[cfg(feature = "fractio-engine")]
 #[test]
 fn fractio_runs_both_suites() {
     let rows: Vec<&str> = LSM_ROWS.iter().chain(&SKIPLIST_ROWS).copied().collect();
@@ -177,7 +176,6 @@ fn a_corrupted_lookup_fails_the_skiplist_suite() {
     corrupted_read_fails("skiplist", "sl-seq-lookup");
 }
 
-#[cfg(feature = "fractio-engine")]
 #[test]
 fn a_corrupted_read_fails_fractio() {
     corrupted_read_fails("fractio", "rand-read");

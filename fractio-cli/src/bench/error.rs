@@ -6,17 +6,7 @@ use std::fmt;
 /// Why a bench run failed.
 #[derive(Debug)]
 pub enum Error {
-    /// An engine returned an error (its message). Only engines with files
-    /// fail; the skiplist never does.
-    #[cfg_attr(
-        not(any(
-            feature = "fractio-engine",
-            feature = "rocksdb",
-            feature = "fjall",
-            feature = "lsm-tree"
-        )),
-        allow(dead_code)
-    )]
+    /// An engine returned an error (its message).
     Engine(String),
     /// A read did not return what was written: the run is invalid.
     Mismatch(Mismatch),
@@ -75,15 +65,6 @@ impl From<std::io::Error> for Error {
 }
 
 /// Turns an engine's error into a bench error.
-#[cfg_attr(
-    not(any(
-        feature = "fractio-engine",
-        feature = "rocksdb",
-        feature = "fjall",
-        feature = "lsm-tree"
-    )),
-    allow(dead_code)
-)]
 pub fn engine_err(err: impl fmt::Display) -> Error {
     Error::Engine(err.to_string())
 }

@@ -61,7 +61,6 @@ impl KeySet {
     }
 
     /// Length of the longest key (the last: indices only grow).
-    #[cfg_attr(not(feature = "fractio-engine"), allow(dead_code))]
     pub fn max_key_len(&self) -> usize {
         let len = self.len();
         if len == 0 {

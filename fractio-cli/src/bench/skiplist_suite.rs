@@ -129,7 +129,6 @@ impl SkipListData {
     }
 
     /// The longest key the suite inserts.
-    #[cfg_attr(not(feature = "fractio-engine"), allow(dead_code))]
     pub fn max_key_len(&self) -> usize {
         self.sl
             .max_key_len()
@@ -138,7 +137,6 @@ impl SkipListData {
     }
 
     /// Entries the whole suite inserts, for sizing a memtable.
-    #[cfg_attr(not(feature = "fractio-engine"), allow(dead_code))]
     pub fn inserted_entries(&self) -> u64 {
         self.sl.len() + self.slc.len() + 2 * self.slx.len()
     }

@@ -127,7 +127,6 @@ fn run_lsm(args: &WorkerArgs, selected: &[Workload], emit: Emit) -> Result<Total
     let _ = dir;
     match args.engine {
         EngineKind::Skiplist => run.drive(SkipListEngine::new(), before, emit),
-        #[cfg(feature = "fractio-engine")]
         EngineKind::Fractio => {
             let engine = engines::fractio::FractioEngine::open(dir, args.durability)?;
             run.drive(engine, before, emit)
@@ -159,7 +158,6 @@ fn run_skiplist(args: &WorkerArgs, selected: &[Workload], emit: Emit) -> Result<
         EngineKind::Skiplist => {
             drive_map(SkipListEngine::new(), args, &data, selected, before, emit)
         }
-        #[cfg(feature = "fractio-engine")]
         EngineKind::Fractio => {
             let (entries, key_len) = (data.inserted_entries(), data.max_key_len());
             let map = engines::fractio::MemtableMap::new(entries, key_len, args.value_size);

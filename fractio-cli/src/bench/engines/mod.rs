@@ -1,7 +1,7 @@
 //! The adapters of the engines under test, each behind the
 //! [`Engine`](super::engine::Engine) trait, and which ones this build has.
 //!
-//! `skiplist` is always built; the peers are cargo features of fractio-cli
+//! `fractio` and `skiplist` are always built; the peers are cargo features of fractio-cli
 //! (`rocksdb`, `fjall`, `lsm-tree`) so the default build never compiles
 //! RocksDB.
 
@@ -9,7 +9,6 @@ use super::args::EngineKind;
 
 #[cfg(feature = "fjall")]
 pub mod fjall;
-#[cfg(feature = "fractio-engine")]
 pub mod fractio;
 #[cfg(feature = "lsm-tree")]
 pub mod lsm_tree;
@@ -20,9 +19,7 @@ pub mod skiplist;
 /// The engines this binary can run, in report order.
 pub fn compiled_in() -> Vec<EngineKind> {
     let mut engines = Vec::new();
-    if cfg!(feature = "fractio-engine") {
-        engines.push(EngineKind::Fractio);
-    }
+    engines.push(EngineKind::Fractio);
     if cfg!(feature = "rocksdb") {
         engines.push(EngineKind::Rocksdb);
     }
@@ -39,10 +36,9 @@ pub fn compiled_in() -> Vec<EngineKind> {
 /// Why `engine` cannot run in this build.
 pub fn missing_reason(engine: EngineKind) -> String {
     match engine {
-        EngineKind::Fractio => "engine fractio is not available in this build: its Db and \
-            Memtable are not on main yet (feature `fractio-engine`)"
-            .to_string(),
-        EngineKind::Skiplist => unreachable!("the skiplist engine is always built"),
+        EngineKind::Fractio | EngineKind::Skiplist => {
+            unreachable!("fractio and the skiplist are always built")
+        }
         peer => format!(
             "engine {0} is not compiled in: build fractio-cli with `--features {0}`",
             peer.name()
