@@ -219,6 +219,25 @@ fn repeat_reports_medians_of_every_round() {
 }
 
 #[test]
+fn sync_durability_runs_on_every_engine() {
+    // Goal: the fsync-per-write configuration of every engine compiled in
+    // works (few operations: each write waits for the disk).
+    let out = fractio(&[
+        "bench",
+        "--ops",
+        "200",
+        "--durability",
+        "sync",
+        "--workloads",
+        "seq-write,rand-read",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("durability sync"), "{stdout}");
+    assert!(stdout.contains("rand-read"), "{stdout}");
+}
+
+#[test]
 fn an_engine_not_compiled_in_is_refused() {
     let missing = ["rocksdb", "fjall", "lsm-tree"]
         .into_iter()

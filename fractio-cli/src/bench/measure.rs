@@ -132,8 +132,11 @@ fn proc_field(text: &str, name: &str) -> Option<u64> {
     line[name.len()..].split_whitespace().next()?.parse().ok()
 }
 
-/// Bytes of all files under `path`, recursively; 0 when it does not exist.
+/// Bytes allocated on disk to all files under `path`, recursively (like
+/// `du`: a sparse or preallocated file counts what it occupies); 0 when it
+/// does not exist.
 pub fn dir_bytes(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir(path) else {
         return 0;
     };
@@ -141,7 +144,7 @@ pub fn dir_bytes(path: &Path) -> u64 {
     for entry in entries.flatten() {
         match entry.metadata() {
             Ok(meta) if meta.is_dir() => total += dir_bytes(&entry.path()),
-            Ok(meta) => total += meta.len(),
+            Ok(meta) => total += meta.blocks() * 512,
             Err(_) => {}
         }
     }
