@@ -461,20 +461,21 @@ fn cell(value: Option<f64>, reference: Option<f64>, scale: f64) -> String {
     }
 }
 
-/// A number in at most 7 characters with 3 significant digits or so.
+/// A number in at most 7 characters with 3 significant digits or so. The
+/// thresholds sit where rounding would carry into one more digit.
 pub fn number(v: f64) -> String {
     let a = v.abs();
     if a == 0.0 {
         "0".to_string()
-    } else if a >= 1e6 {
-        format!("{:.2e}", v)
-    } else if a >= 100.0 {
+    } else if a >= 999_999.5 {
+        format!("{v:.2e}")
+    } else if a >= 99.95 {
         format!("{v:.0}")
-    } else if a >= 10.0 {
+    } else if a >= 9.995 {
         format!("{v:.1}")
-    } else if a >= 0.01 {
+    } else if a >= 0.00995 {
         format!("{v:.2}")
-    } else if a >= 0.001 {
+    } else if a >= 0.000_999_5 {
         format!("{v:.3}")
     } else {
         format!("{v:.0e}")
@@ -497,5 +498,8 @@ mod tests {
         for v in [0.0, 0.001, 0.5, 9.99, 12.3, 999.9, 123_456.0, 9_876_543.0] {
             assert!(number(v).len() <= 7, "{v} -> {}", number(v));
         }
+        assert_eq!(number(9.9999), "10.0");
+        assert_eq!(number(99.97), "100");
+        assert_eq!(number(0.0099999), "0.01");
     }
 }

@@ -95,7 +95,7 @@ impl LsmRun<'_> {
     /// flushes it; returns the totals since `before`.
     fn drive<E: Engine>(&self, engine: E, before: Usage, emit: Emit) -> Result<Totals> {
         if self.args.inject_corruption {
-            let nth = self.data_reads_midpoint();
+            let nth = corrupted_read(self.args.ops);
             return self.go(&Corrupting::new(engine, nth), before, emit);
         }
         self.go(&engine, before, emit)
@@ -108,11 +108,12 @@ impl LsmRun<'_> {
         engine.finish()?;
         Ok(Totals::since(before, written, dir))
     }
+}
 
-    /// The read to corrupt: halfway through the first read workload.
-    fn data_reads_midpoint(&self) -> u64 {
-        self.args.ops / 2 + 1
-    }
+/// The read to corrupt under `--inject-corruption`: halfway through the
+/// first read workload of a suite.
+fn corrupted_read(ops: u64) -> u64 {
+    ops / 2 + 1
 }
 
 fn run_lsm(args: &WorkerArgs, selected: &[Workload], emit: Emit) -> Result<Totals> {
@@ -123,8 +124,6 @@ fn run_lsm(args: &WorkerArgs, selected: &[Workload], emit: Emit) -> Result<Total
     };
     let before = Usage::now();
     let dir: &Path = &args.dir;
-    #[cfg(not(any(feature = "rocksdb", feature = "fjall", feature = "lsm-tree")))]
-    let _ = dir;
     match args.engine {
         EngineKind::Skiplist => run.drive(SkipListEngine::new(), before, emit),
         EngineKind::Fractio => {
@@ -179,7 +178,7 @@ fn drive_map<M: OrderedMap>(
     emit: Emit,
 ) -> Result<Totals> {
     let written = if args.inject_corruption {
-        let map = Corrupting::new(map, args.ops / 2 + 1);
+        let map = Corrupting::new(map, corrupted_read(args.ops));
         skiplist_suite::run(&map, data, &args.dir, selected, emit)?
     } else {
         skiplist_suite::run(&map, data, &args.dir, selected, emit)?
