@@ -27,6 +27,9 @@ mod flush;
 mod open;
 pub mod snapshot;
 mod super_version;
+// Compaction hooks: background compaction, `compact()`, `stats()`.
+mod compact;
+pub mod stats;
 
 use crate::batch::{check_entry, encoded_entry_len, EntryDecoder, WriteBatch};
 use crate::cache::BlockCache;
@@ -94,6 +97,8 @@ pub(crate) struct DbInner {
     pub(crate) background_cv: Condvar,
     pub(crate) recovery: RecoveryReport,
     pub(crate) counters: Counters,
+    /// Compaction hook: running compactions, backpressure inputs.
+    pub(crate) compaction: compact::Compactor,
     _lock: Box<dyn FileLock>,
 }
 
@@ -125,7 +130,6 @@ pub(crate) struct BackgroundState {
 
 /// Cumulative counters, updated by background work.
 #[derive(Default)]
-#[allow(dead_code)] // the compaction fields are read by the stats of the compaction work
 pub(crate) struct Counters {
     pub(crate) flushes: AtomicU64,
     pub(crate) flush_bytes: AtomicU64,
@@ -202,10 +206,12 @@ impl DbBuilder {
                 .spawn(move || flush::run(&inner))
                 .map_err(Error::Io)?
         };
-        let handle = Handle {
+        let mut handle = Handle {
             inner,
             threads: Mutex::new(vec![flusher]),
         };
+        // Compaction hook: on an error the dropped handle joins what started.
+        compact::start(&handle.inner, handle.threads.get_mut())?;
         Ok(Db {
             handle: Arc::new(handle),
         })
@@ -294,6 +300,19 @@ impl Db {
     /// Writes every memtable to tables and waits until done.
     pub fn flush(&self) -> Result<()> {
         self.inner().flush_and_wait()
+    }
+
+    /// Compacts everything down: flushes every memtable, merges each level
+    /// into the next down to the deepest level holding data (dropping every
+    /// version and tombstone no snapshot needs), and waits until done.
+    /// Automatic compaction pauses meanwhile; writes may go on.
+    pub fn compact(&self) -> Result<()> {
+        compact::compact_all(self.inner())
+    }
+
+    /// The tree's shape and the cumulative work of flushes and compactions.
+    pub fn stats(&self) -> stats::Stats {
+        self.inner().stats()
     }
 
     /// What `open` found in the log.
@@ -490,6 +509,11 @@ impl DbInner {
         entries_len: usize,
         seal: bool,
     ) -> Result<()> {
+        // Compaction hook: backpressure, one relaxed load unless L0 or the
+        // sealed memtables pile up.
+        if self.compaction.throttled() && !seal {
+            self.throttle_write(state, entries_len)?;
+        }
         let memtable_full =
             seal || state.active.memory_used() + mem_needed > state.active.capacity();
         if !memtable_full && !state.wal.needs_roll(entries_len) {
@@ -533,6 +557,9 @@ impl DbInner {
                 version: current.version.clone(),
                 active_sealed_at: Arc::new(AtomicU64::new(SeqNo::MAX)),
             }));
+            // Compaction hook: the sealed count feeds backpressure.
+            self.compaction
+                .note(&self.super_version.load(), &self.options);
             self.wake_background();
         }
         Ok(())
@@ -616,9 +643,9 @@ fn check_key(key: &[u8]) -> Result<()> {
     Ok(())
 }
 
-#[allow(dead_code)]
-fn _assert_send_sync() {
+/// `Db` and `Snapshot` can be shared between threads.
+const _: fn() = || {
     fn check<T: Send + Sync>() {}
     check::<Db>();
     check::<Snapshot>();
-}
+};

@@ -15,7 +15,7 @@ use crate::compaction::retention::Retention;
 use crate::fs::FileSystem;
 use crate::memtable::Memtable;
 use crate::options::{Options, RecoveryMode};
-use crate::table::Table;
+use crate::table::{table_file_name, Table};
 use crate::types::SeqNo;
 use crate::version::edit::{TableMeta, VersionEdit};
 use crate::version::manifest::{self, ManifestWriter};
@@ -151,6 +151,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
         background_cv: Condvar::new(),
         recovery: report,
         counters: Counters::default(),
+        compaction: Default::default(),
         options,
         _lock: lock,
     })
@@ -195,7 +196,7 @@ pub(crate) fn open_table(
     meta: &TableMeta,
     cache: &Arc<BlockCache>,
 ) -> Result<Arc<Table>> {
-    let path = dir.join(table_name(meta.id));
+    let path = dir.join(table_file_name(meta.id));
     let file = fs.open_random(&path).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
             Error::corruption(&path, 0, "table named by the manifest is missing")
@@ -204,11 +205,6 @@ pub(crate) fn open_table(
         }
     })?;
     Ok(Arc::new(Table::open(file, path, meta.id, cache.clone())?))
-}
-
-/// The file name of table `id`.
-pub(crate) fn table_name(id: u64) -> String {
-    format!("{id:06}.sst")
 }
 
 fn file_number(name: &str) -> Option<u64> {
