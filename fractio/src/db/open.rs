@@ -248,23 +248,28 @@ fn replay(
     let mut last_seq = state.last_seq;
     let mut memtable = Memtable::new(options.memtable_size);
     let mut added = Vec::new();
-    let mut stop = false;
-    for id in segments {
-        if stop {
-            break;
-        }
+    for (index, &id) in segments.iter().enumerate() {
         let path = dir.join(segment_name(id));
         let bytes = fs.read_all(&path)?;
         report.segments_replayed += 1;
-        let mut gap = false;
         let result = read_segment(&bytes, &path, last_seq, |record| {
             let record_last = record.first_seq + record.count as u64 - 1;
             if record_last <= last_seq {
                 return Ok(()); // already in a table
             }
             if record.first_seq != last_seq + 1 {
-                gap = true; // an earlier record was lost: stop here
-                return Err(Error::InvalidArgument(String::new()));
+                // Records follow each other without a gap, from the
+                // manifest's last sequence number on: acknowledged writes
+                // are missing (a lost manifest edit, a deleted segment).
+                return Err(Error::corruption(
+                    &path,
+                    record.offset,
+                    format!(
+                        "log does not continue the sequence: expected {}, found {}",
+                        last_seq + 1,
+                        record.first_seq
+                    ),
+                ));
             }
             let needed: usize = EntryDecoder::new(record.entries)
                 .flatten()
@@ -292,20 +297,31 @@ fn replay(
             report.records_replayed += 1;
             Ok(())
         });
+        // A write is torn only by a crash in the middle of it, and writes
+        // go to the newest segment: a torn record with log data after it,
+        // in a later segment, is damage.
+        let result = match result {
+            Ok(SegmentEnd::Torn { offset, .. })
+                if later_segments_hold_data(fs, dir, &segments[index + 1..])? =>
+            {
+                Err(Error::corruption(
+                    &path,
+                    offset,
+                    "damaged record at the end of a segment followed by newer log data",
+                ))
+            }
+            other => other,
+        };
         match result {
             Ok(SegmentEnd::Clean { .. }) => {}
             Ok(SegmentEnd::Torn { offset, bytes }) => {
                 report.torn_tail = Some((path.clone(), offset, bytes));
             }
-            Err(_) if gap => {
-                report.torn_tail = Some((path.clone(), 0, 0));
-                stop = true;
-            }
             Err(error @ Error::Corruption { .. }) => match options.recovery {
                 RecoveryMode::Strict => return Err(error),
                 RecoveryMode::Salvage => {
                     report.salvaged = Some(error.to_string());
-                    stop = true;
+                    break;
                 }
             },
             Err(error) => return Err(error),
@@ -322,6 +338,17 @@ fn replay(
         version = version.apply(&edit, |meta| open_table(fs, dir, meta, cache))?;
     }
     Ok((version, last_seq))
+}
+
+/// Whether any of the segments `ids` holds a record (a non-zero header).
+fn later_segments_hold_data(fs: &dyn FileSystem, dir: &Path, ids: &[u64]) -> Result<bool> {
+    for &id in ids {
+        let bytes = fs.read_all(&dir.join(segment_name(id)))?;
+        if bytes.iter().take(8).any(|&b| b != 0) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Writes a replayed memtable to an L0 table (synced), returning its

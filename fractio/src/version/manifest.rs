@@ -107,7 +107,15 @@ pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<Option<(u64, Path
         .filter(|name| parse_manifest_name(name).is_some())
         .ok_or_else(|| Error::corruption(&path, 0, "CURRENT does not name a manifest"))?;
     let id = parse_manifest_name(name).unwrap_or_default();
-    Ok(Some((id, dir.join(name))))
+    let manifest = dir.join(name);
+    if !fs.exists(&manifest) {
+        return Err(Error::corruption(
+            &path,
+            0,
+            format!("CURRENT names {name}, which does not exist"),
+        ));
+    }
+    Ok(Some((id, manifest)))
 }
 
 /// Reads every edit of the manifest at `path`, ignoring a cut-off last one.
