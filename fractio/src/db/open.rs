@@ -163,6 +163,8 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
 /// What the manifest says.
 #[derive(Default)]
 struct ManifestState {
+    /// The manifest read, if any.
+    path: Option<PathBuf>,
     tables: BTreeMap<u64, (usize, TableMeta)>,
     log_number: u64,
     next_file: u64,
@@ -171,7 +173,10 @@ struct ManifestState {
 
 impl ManifestState {
     fn read(fs: &dyn FileSystem, path: &Path) -> Result<ManifestState> {
-        let mut state = ManifestState::default();
+        let mut state = ManifestState {
+            path: Some(path.to_path_buf()),
+            ..ManifestState::default()
+        };
         for edit in manifest::read_manifest(fs, path)? {
             for (_, id) in &edit.deleted {
                 state.tables.remove(id);
@@ -261,6 +266,20 @@ fn replay(
                 // Records follow each other without a gap, from the
                 // manifest's last sequence number on: acknowledged writes
                 // are missing (a lost manifest edit, a deleted segment).
+                if last_seq == state.last_seq {
+                    if let Some(manifest) = &state.path {
+                        return Err(Error::corruption(
+                            manifest,
+                            0,
+                            format!(
+                                "the manifest ends at sequence number {last_seq} but the log \
+                                 continues at {} in {}: manifest edits are missing",
+                                record.first_seq,
+                                path.display()
+                            ),
+                        ));
+                    }
+                }
                 return Err(Error::corruption(
                     &path,
                     record.offset,
