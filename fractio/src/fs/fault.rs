@@ -121,7 +121,8 @@ type PathPredicate = Arc<dyn Fn(&Path) -> bool + Send + Sync>;
 /// below, then add it with [`FaultFs::inject`].
 #[derive(Clone)]
 pub struct Fault {
-    op: Op,
+    /// `None`: every kind of operation.
+    op: Option<Op>,
     paths: Option<PathPredicate>,
     trigger: Trigger,
     limit: Option<u64>,
@@ -147,7 +148,16 @@ impl Fault {
     /// A rule failing every `op` with `EIO` until it is limited otherwise.
     pub fn on(op: Op) -> Fault {
         Fault {
-            op,
+            op: Some(op),
+            ..Fault::any()
+        }
+    }
+
+    /// A rule matching every kind of operation (with [`Fault::after`]: a
+    /// device that dies after `n` operations, a simulated crash point).
+    pub fn any() -> Fault {
+        Fault {
+            op: None,
             paths: None,
             trigger: Trigger::Always,
             limit: None,
@@ -229,7 +239,7 @@ struct Rule {
 impl Rule {
     /// Whether this rule fails the operation; counts the match.
     fn fires(&mut self, op: Op, path: &Path) -> bool {
-        if self.fault.op != op || self.fault.paths.as_ref().is_some_and(|p| !p(path)) {
+        if self.fault.op.is_some_and(|o| o != op) || self.fault.paths.as_ref().is_some_and(|p| !p(path)) {
             return false;
         }
         if self.fault.limit.is_some_and(|limit| self.fired >= limit) {
@@ -515,6 +525,20 @@ mod tests {
         fs.clear();
         table.append(b"e").unwrap();
         assert_eq!(fs.total_injected(), 2);
+    }
+
+    #[test]
+    fn any_after_n_is_a_device_that_dies() {
+        let (fs, dir) = setup();
+        fs.inject(Fault::any().after(3));
+        let mut file = fs.create_writable(&dir.join("a")).unwrap();
+        file.append(b"x").unwrap();
+        file.sync().unwrap();
+        assert!(fs.sync_dir(&dir).is_err());
+        assert!(fs.list(&dir).is_err());
+        assert!(fs.read_all(&dir.join("a")).is_err());
+        assert_eq!(fs.total_injected(), 3);
+        assert_eq!(fs.injected(Op::List), 1);
     }
 
     #[test]
