@@ -159,16 +159,37 @@ impl MemFs {
         self.clone_durable(|_, data| data.torn_image(&mut rng))
     }
 
-    fn clone_durable(&self, mut image: impl FnMut(&Path, &FileData) -> FileData) -> MemFs {
+    /// What the death of the process (`kill -9`, not a power loss) at this
+    /// instant would leave: every live file with all its bytes, synced or
+    /// not, as a new file system in which everything is durable.
+    pub fn process_crash_clone(&self) -> MemFs {
+        self.clone_entries(false, |_, data| {
+            let mut image = data.clone();
+            image.synced = image.bytes.len();
+            image.written = image.written.max(data.synced);
+            image
+        })
+    }
+
+    fn clone_durable(&self, image: impl FnMut(&Path, &FileData) -> FileData) -> MemFs {
+        self.clone_entries(true, image)
+    }
+
+    fn clone_entries(
+        &self,
+        durable: bool,
+        mut image: impl FnMut(&Path, &FileData) -> FileData,
+    ) -> MemFs {
         let tree = self.shared.tree.lock();
         let mut clone = Tree {
             dirs: tree.dirs.clone(),
             ..Tree::default()
         };
-        // A node reachable by two durable names (a rename whose old entry is
-        // durable too) stays one node in the clone.
+        let entries = if durable { &tree.durable } else { &tree.live };
+        // A node reachable by two names (a rename whose old entry is still
+        // durable) stays one node in the clone.
         let mut copies: Vec<(*const Node, Arc<Node>)> = Vec::new();
-        for (path, node) in &tree.durable {
+        for (path, node) in entries {
             let key = Arc::as_ptr(node);
             let copy = match copies.iter().find(|(k, _)| *k == key) {
                 Some((_, copy)) => copy.clone(),
@@ -540,6 +561,24 @@ mod tests {
         // The live file system is untouched.
         assert_eq!(fs.read_all(&dir.join("a")).unwrap(), b"hello world");
         assert!(!fs.exists(&dir.join("b")));
+    }
+
+    #[test]
+    fn a_process_crash_keeps_every_written_byte() {
+        let (fs, dir) = fs_with_dir();
+        let log = fs.create_log(&dir.join("1.log"), 16).unwrap();
+        log.write_at(0, b"abc").unwrap();
+        let mut file = fs.create_writable(&dir.join("t")).unwrap();
+        file.append(b"unsynced").unwrap();
+        let killed = fs.process_crash_clone();
+        assert_eq!(&killed.read_all(&dir.join("1.log")).unwrap()[..4], b"abc\0");
+        assert_eq!(killed.read_all(&dir.join("t")).unwrap(), b"unsynced");
+        // Everything in the clone is durable.
+        let crashed = killed.crash_clone();
+        assert_eq!(crashed.read_all(&dir.join("t")).unwrap(), b"unsynced");
+        // Entries never synced to the directory survive a process crash.
+        assert_eq!(killed.files().len(), 2);
+        assert!(fs.crash_clone().files().is_empty());
     }
 
     #[test]
