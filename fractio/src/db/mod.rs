@@ -384,18 +384,19 @@ impl DbInner {
     }
 
     /// Records a failed log or manifest write: from now on writes are
-    /// refused, because what is on disk is no longer known.
-    pub(crate) fn fail_writes(&self, what: &str, error: impl std::fmt::Display) -> Error {
-        let reason = format!("{what} failed: {error}");
+    /// refused, because what is on disk is no longer known. Returns the
+    /// error for the failing call itself.
+    pub(crate) fn fail_writes(&self, what: &str, error: impl Into<Error>) -> Error {
+        let error = error.into();
         {
             let mut stored = self.read_only_reason.lock();
             if stored.is_empty() {
-                *stored = reason.clone();
+                *stored = format!("{what} failed: {error}");
             }
         }
         self.read_only.store(true, Ordering::Release);
         self.write_room.notify_all();
-        Error::ReadOnly(reason)
+        error
     }
 
     fn commit_single(&self, kind: ValueKind, key: &[u8], value: &[u8]) -> Result<()> {
@@ -415,7 +416,7 @@ impl DbInner {
         let entries_len = encoded_entry_len(kind, key, value);
         let mem_needed = Memtable::entry_size(key.len(), value.len());
         let mut state = self.write.lock();
-        self.make_room(&mut state, mem_needed, entries_len)?;
+        self.make_room(&mut state, mem_needed, entries_len, false)?;
         let seq = state.last_seq + 1;
         let appended = state
             .wal
@@ -450,7 +451,7 @@ impl DbInner {
             .sum();
         let count = batch.len() as u32;
         let mut state = self.write.lock();
-        self.make_room(&mut state, mem_needed, encoded.len())?;
+        self.make_room(&mut state, mem_needed, encoded.len(), false)?;
         let first = state.last_seq + 1;
         let appended = state
             .wal
@@ -478,15 +479,18 @@ impl DbInner {
 
     /// Makes sure the active memtable has `mem_needed` bytes free and the
     /// log segment room for `entries_len` bytes of entries, sealing the
-    /// memtable or rolling the segment if not. Waits (bounded by flush
-    /// progress) while too many sealed memtables wait for a flush.
+    /// memtable (always, with `seal`) or rolling the segment if not. Waits
+    /// (bounded by flush progress) while too many sealed memtables wait for
+    /// a flush.
     fn make_room(
         &self,
         state: &mut MutexGuard<'_, WriteState>,
         mem_needed: usize,
         entries_len: usize,
+        seal: bool,
     ) -> Result<()> {
-        let memtable_full = state.active.memory_used() + mem_needed > state.active.capacity();
+        let memtable_full =
+            seal || state.active.memory_used() + mem_needed > state.active.capacity();
         if !memtable_full && !state.wal.needs_roll(entries_len) {
             return Ok(());
         }
@@ -495,7 +499,8 @@ impl DbInner {
         }
         // Re-check: the state may have changed while waiting.
         self.check_writable()?;
-        let memtable_full = state.active.memory_used() + mem_needed > state.active.capacity();
+        let memtable_full =
+            seal || state.active.memory_used() + mem_needed > state.active.capacity();
         let segment_id = self.next_file.fetch_add(1, Ordering::Relaxed);
         let capacity = self.segment_capacity(entries_len);
         let sync_old = self.options.durability == Durability::Sync;
@@ -565,27 +570,35 @@ impl DbInner {
     }
 
     fn flush_and_wait(&self) -> Result<()> {
-        // Seal the active memtable (if it holds anything), then wait until
-        // no sealed memtable is left.
-        {
+        // Seal the active memtable if it holds anything, then wait until
+        // the newest sealed memtable — and so, flushes being oldest first,
+        // every one before it — is gone. Later writes do not prolong the wait.
+        let target = {
             let mut state = self.write.lock();
             if !state.active.is_empty() {
-                let need = state.active.capacity();
-                // Forcing "full" seals it through the usual path.
-                self.make_room(&mut state, need + 1, 0)?;
+                self.make_room(&mut state, 0, 0, true)?;
             }
-        }
+            self.super_version.load().sealed.first().cloned()
+        };
+        let Some(target) = target else {
+            return Ok(());
+        };
         loop {
             if let Some(error) = self.background.lock().error.clone() {
                 return Err(Error::ReadOnly(error));
             }
-            if self.super_version.load().sealed.is_empty() {
+            let pending = self
+                .super_version
+                .load()
+                .sealed
+                .iter()
+                .any(|s| Arc::ptr_eq(s, &target));
+            if !pending {
                 return Ok(());
             }
             self.wake_background();
             let mut state = self.write.lock();
-            self.write_room
-                .wait_for(&mut state, Duration::from_millis(20));
+            self.write_room.wait_for(&mut state, Duration::from_millis(20));
         }
     }
 }
