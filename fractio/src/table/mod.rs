@@ -1,1 +1,44 @@
-//! Sorted table files (to be written).
+//! Sorted table files ("SSTables"): immutable files of versions in internal
+//! order, written once by [`TableBuilder`] (flush or compaction) and read
+//! by many threads through an `Arc<`[`Table`]`>`.
+//!
+//! ```text
+//! +--------------+-----+----------------+--------+-------+------------+--------+
+//! | data block 0 | ... | data block n-1 | filter | index | properties | footer |
+//! +--------------+-----+----------------+--------+-------+------------+--------+
+//! ```
+//!
+//! The byte layout is specified in `docs/FORMAT.md` ("Tables") and drawn in
+//! each encoder's module doc:
+//!
+//! - `format`: block handles, sealing (compression type + checksum),
+//!   footer, format version, [`DecodeError`](format::DecodeError).
+//! - `block`: data/index block encoding, decoded [`Block`](block::Block),
+//!   point lookup and [`BlockIter`](block::BlockIter).
+//! - `filter`: the cache-line blocked bloom filter.
+//! - `index`: the index block, decoded into flat arrays when opened.
+//! - `properties`: [`TableProperties`].
+//! - `builder`, `reader`, `iter`: [`TableBuilder`], [`Table`], [`TableIter`].
+//!
+//! Every decoder is `pub` and total: on arbitrary bytes it returns an error,
+//! never panics (fuzz targets may call them directly). The reader turns a
+//! decode error into [`Error::Corruption`](crate::Error::Corruption) with
+//! the table's path and the offset of the damaged block.
+
+pub mod block;
+mod builder;
+pub mod filter;
+pub mod format;
+pub mod index;
+mod iter;
+pub mod properties;
+mod reader;
+
+pub use builder::{TableBuilder, TableOptions};
+pub use format::FORMAT_VERSION;
+pub use iter::TableIter;
+pub use properties::TableProperties;
+pub use reader::Table;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,447 @@
+//! Tests of the memtable: a model test against a `BTreeMap` oracle, lookup
+//! and cursor edge cases, a full arena, concurrent writers and readers, and
+//! extreme entry sizes.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering as MemOrder};
+use std::sync::Arc;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+use crate::types::{compare_internal, MAX_KEY_LEN, MAX_SEQNO};
+
+type Model = BTreeMap<(Vec<u8>, Reverse<SeqNo>), (ValueKind, Vec<u8>)>;
+type Entry = (Vec<u8>, SeqNo, ValueKind, Vec<u8>);
+
+fn entry_at(iter: &MemtableIter) -> Entry {
+    (
+        iter.key().to_vec(),
+        iter.seq(),
+        iter.kind(),
+        iter.value().to_vec(),
+    )
+}
+
+fn model_entry(
+    (key, seq): &(Vec<u8>, Reverse<SeqNo>),
+    (kind, value): &(ValueKind, Vec<u8>),
+) -> Entry {
+    (key.clone(), seq.0, *kind, value.clone())
+}
+
+fn forward(table: &Arc<Memtable>) -> Vec<Entry> {
+    let mut iter = table.iter();
+    iter.seek_to_first().unwrap();
+    let mut out = Vec::new();
+    while iter.valid() {
+        out.push(entry_at(&iter));
+        iter.next().unwrap();
+    }
+    out
+}
+
+fn backward(table: &Arc<Memtable>) -> Vec<Entry> {
+    let mut iter = table.iter();
+    iter.seek_to_last().unwrap();
+    let mut out = Vec::new();
+    while iter.valid() {
+        out.push(entry_at(&iter));
+        iter.prev().unwrap();
+    }
+    out
+}
+
+/// The entry a cursor is at, or `None` when it is not valid.
+fn current(iter: &MemtableIter) -> Option<Entry> {
+    iter.valid().then(|| entry_at(iter))
+}
+
+/// Short keys over a 3-letter alphabet, so that keys repeat (many versions)
+/// and are prefixes of one another.
+fn random_key(rng: &mut StdRng) -> Vec<u8> {
+    let len = rng.gen_range(0..=4);
+    (0..len).map(|_| b"abc"[rng.gen_range(0..3)]).collect()
+}
+
+/// Goal: every read path agrees with a `BTreeMap` oracle. Method: insert
+/// 3,000 random versions (repeated keys, unique random seqs, a quarter of
+/// them tombstones) in random order, then compare full scans both ways and
+/// random gets, seeks and seek_for_prevs with the oracle's answers.
+#[test]
+fn memtable_matches_btreemap_model() {
+    let mut rng = StdRng::seed_from_u64(0x6d656d);
+    let table = Arc::new(Memtable::new(1 << 20));
+    let mut model = Model::new();
+    let mut seqs: Vec<SeqNo> = (1..=3_000).map(|s| s * 7).collect();
+    seqs.shuffle(&mut rng);
+    for seq in seqs {
+        let key = random_key(&mut rng);
+        let (kind, value) = if rng.gen_ratio(1, 4) {
+            (ValueKind::Tombstone, Vec::new())
+        } else {
+            (ValueKind::Value, format!("v{seq}").into_bytes())
+        };
+        assert!(table.insert(&key, seq, kind, &value));
+        model.insert((key, Reverse(seq)), (kind, value));
+    }
+
+    let expected: Vec<Entry> = model.iter().map(|(k, v)| model_entry(k, v)).collect();
+    assert_eq!(forward(&table), expected);
+    let mut reversed = expected.clone();
+    reversed.reverse();
+    assert_eq!(backward(&table), reversed);
+
+    let mut iter = table.iter();
+    for _ in 0..3_000 {
+        let key = random_key(&mut rng);
+        let seq = match rng.gen_range(0..4) {
+            0 => 0,
+            1 => MAX_SEQNO,
+            _ => rng.gen_range(0..22_000),
+        };
+        let probe = (key.clone(), Reverse(seq));
+
+        let want_get = model
+            .range(probe.clone()..)
+            .next()
+            .filter(|((k, _), _)| *k == key)
+            .map(|((_, s), (kind, value))| (s.0, *kind, value.as_slice()));
+        assert_eq!(table.get(&key, seq), want_get, "get {key:?} at {seq}");
+
+        iter.seek(&key, seq).unwrap();
+        let want = model
+            .range(probe.clone()..)
+            .next()
+            .map(|(k, v)| model_entry(k, v));
+        assert_eq!(current(&iter), want, "seek {key:?} {seq}");
+
+        iter.seek_for_prev(&key, seq).unwrap();
+        let want = model
+            .range(..=probe)
+            .next_back()
+            .map(|(k, v)| model_entry(k, v));
+        assert_eq!(current(&iter), want, "seek_for_prev {key:?} {seq}");
+    }
+}
+
+/// Goal: `get` returns the newest version visible at the snapshot, returns
+/// tombstones as such, and sees nothing older than the oldest version.
+#[test]
+fn memtable_get_respects_snapshots_and_tombstones() {
+    let table = Memtable::new(1 << 16);
+    assert!(table.is_empty());
+    assert!(table.insert(b"k", 10, ValueKind::Value, b"ten"));
+    assert!(table.insert(b"k", 20, ValueKind::Tombstone, b""));
+    assert!(table.insert(b"k", 30, ValueKind::Value, b"thirty"));
+    assert!(table.insert(b"j", 25, ValueKind::Value, b"jay"));
+    assert!(table.insert(b"ka", 5, ValueKind::Value, b"kay-a"));
+    assert!(!table.is_empty());
+
+    assert_eq!(table.get(b"k", 9), None, "older than every version");
+    assert_eq!(
+        table.get(b"k", 10),
+        Some((10, ValueKind::Value, &b"ten"[..]))
+    );
+    assert_eq!(
+        table.get(b"k", 19),
+        Some((10, ValueKind::Value, &b"ten"[..]))
+    );
+    assert_eq!(
+        table.get(b"k", 20),
+        Some((20, ValueKind::Tombstone, &b""[..]))
+    );
+    assert_eq!(
+        table.get(b"k", 29),
+        Some((20, ValueKind::Tombstone, &b""[..]))
+    );
+    assert_eq!(
+        table.get(b"k", MAX_SEQNO),
+        Some((30, ValueKind::Value, &b"thirty"[..]))
+    );
+    assert_eq!(table.get(b"j", 24), None);
+    assert_eq!(
+        table.get(b"ka", 100),
+        Some((5, ValueKind::Value, &b"kay-a"[..]))
+    );
+    assert_eq!(table.get(b"", MAX_SEQNO), None, "a missing key before all");
+    assert_eq!(table.get(b"kb", MAX_SEQNO), None, "a missing key after all");
+    assert_eq!(table.get(b"jz", MAX_SEQNO), None, "a missing key between");
+}
+
+/// Goal: every cursor method behaves at the edges: an empty table, targets
+/// before the first and after the last entry, between two versions of one
+/// key, and at sequence numbers 0 and `MAX_SEQNO`.
+#[test]
+fn memtable_cursor_edge_cases() {
+    let empty = Arc::new(Memtable::new(4096));
+    let mut iter = empty.iter();
+    assert!(!iter.valid(), "a new cursor is unpositioned");
+    iter.seek_to_first().unwrap();
+    assert!(!iter.valid());
+    iter.seek_to_last().unwrap();
+    assert!(!iter.valid());
+    iter.seek(b"a", MAX_SEQNO).unwrap();
+    assert!(!iter.valid());
+    iter.seek_for_prev(b"a", 0).unwrap();
+    assert!(!iter.valid());
+
+    let table = Arc::new(Memtable::new(1 << 16));
+    for (key, seq) in [(&b"b"[..], 5), (b"b", 3), (b"d", 9), (b"d", 4), (b"d", 1)] {
+        assert!(table.insert(key, seq, ValueKind::Value, key));
+    }
+    let mut iter = table.iter();
+    let at = |iter: &MemtableIter| iter.valid().then(|| (iter.key().to_vec(), iter.seq()));
+    let kv = |key: &[u8], seq| Some((key.to_vec(), seq));
+
+    iter.seek_to_first().unwrap();
+    assert_eq!(at(&iter), kv(b"b", 5));
+    iter.prev().unwrap();
+    assert!(!iter.valid(), "prev from the first entry");
+    iter.seek_to_last().unwrap();
+    assert_eq!(at(&iter), kv(b"d", 1));
+    iter.next().unwrap();
+    assert!(!iter.valid(), "next from the last entry");
+
+    iter.seek(b"a", 0).unwrap();
+    assert_eq!(at(&iter), kv(b"b", 5), "seek before the first key");
+    iter.seek(b"e", MAX_SEQNO).unwrap();
+    assert!(!iter.valid(), "seek after the last key");
+    iter.seek(b"d", 0).unwrap();
+    assert!(!iter.valid(), "seek past every version of the last key");
+    iter.seek(b"d", 6).unwrap();
+    assert_eq!(at(&iter), kv(b"d", 4), "seek between versions");
+    iter.seek(b"d", 4).unwrap();
+    assert_eq!(at(&iter), kv(b"d", 4), "seek onto a version");
+    iter.seek(b"b", MAX_SEQNO).unwrap();
+    assert_eq!(
+        at(&iter),
+        kv(b"b", 5),
+        "MAX_SEQNO lands on the newest version"
+    );
+    iter.seek(b"c", 7).unwrap();
+    assert_eq!(at(&iter), kv(b"d", 9), "seek between keys");
+
+    iter.seek_for_prev(b"a", 0).unwrap();
+    assert!(!iter.valid(), "seek_for_prev before the first key");
+    iter.seek_for_prev(b"b", 6).unwrap();
+    assert!(
+        !iter.valid(),
+        "seek_for_prev before the newest first version"
+    );
+    iter.seek_for_prev(b"z", 0).unwrap();
+    assert_eq!(at(&iter), kv(b"d", 1), "seek_for_prev after the last key");
+    iter.seek_for_prev(b"d", MAX_SEQNO).unwrap();
+    assert_eq!(
+        at(&iter),
+        kv(b"b", 3),
+        "MAX_SEQNO: last entry of a smaller key"
+    );
+    iter.seek_for_prev(b"b", 0).unwrap();
+    assert_eq!(at(&iter), kv(b"b", 3), "seq 0: last version of the key");
+    iter.seek_for_prev(b"d", 5).unwrap();
+    assert_eq!(at(&iter), kv(b"d", 9), "seek_for_prev between versions");
+    iter.seek_for_prev(b"d", 4).unwrap();
+    assert_eq!(at(&iter), kv(b"d", 4), "seek_for_prev onto a version");
+    iter.prev().unwrap();
+    assert_eq!(at(&iter), kv(b"d", 9), "prev between versions of one key");
+    iter.prev().unwrap();
+    assert_eq!(at(&iter), kv(b"b", 3), "prev across keys");
+}
+
+/// Goal: a full arena refuses inserts without damaging what it holds, and
+/// `entry_size` is a true worst case. Method: fill a small table until an
+/// insert fails, then check the failed key is absent and every accepted
+/// entry reads back; a table sized for exactly one worst-case entry takes it.
+#[test]
+fn memtable_full_arena_refuses_inserts_and_stays_intact() {
+    let table = Arc::new(Memtable::new(8 << 10));
+    let value = [7u8; 100];
+    let mut accepted = 0u64;
+    while table.insert(
+        format!("key{accepted:05}").as_bytes(),
+        accepted + 1,
+        ValueKind::Value,
+        &value,
+    ) {
+        accepted += 1;
+    }
+    assert!(
+        accepted > 20,
+        "an 8 KiB arena holds dozens of 100-byte entries"
+    );
+    let used = table.memory_used();
+    assert!(used <= table.capacity());
+    let failed = format!("key{accepted:05}");
+    assert_eq!(table.get(failed.as_bytes(), MAX_SEQNO), None);
+    assert!(!table.insert(b"big", 1, ValueKind::Value, &[1u8; 4096]));
+    assert_eq!(table.memory_used(), used, "a refused insert takes no room");
+
+    let entries = forward(&table);
+    assert_eq!(entries.len() as u64, accepted);
+    for (i, (key, seq, kind, val)) in entries.into_iter().enumerate() {
+        assert_eq!(key, format!("key{i:05}").into_bytes());
+        assert_eq!(
+            (seq, kind, val.as_slice()),
+            (i as u64 + 1, ValueKind::Value, &value[..])
+        );
+    }
+
+    let head_only = Memtable::new(0).memory_used();
+    for round in 0..64 {
+        let exact = Memtable::new(head_only + Memtable::entry_size(3, 10));
+        assert!(
+            exact.insert(b"abc", round, ValueKind::Value, &[0; 10]),
+            "whatever the tower height"
+        );
+    }
+    let too_small = Memtable::new(head_only + 8);
+    assert!(!too_small.insert(b"", 1, ValueKind::Tombstone, b""));
+    assert!(too_small.is_empty());
+}
+
+/// Goal: entries with empty values, empty keys and 64 KiB keys round-trip
+/// through get and the cursor.
+#[test]
+fn memtable_extreme_entry_sizes() {
+    let table = Arc::new(Memtable::new(1 << 20));
+    let long_a = vec![b'a'; MAX_KEY_LEN];
+    let mut long_b = long_a.clone();
+    *long_b.last_mut().unwrap() = b'b';
+    assert!(table.insert(&long_b, 1, ValueKind::Value, b"bee"));
+    assert!(table.insert(&long_a, 2, ValueKind::Value, b""));
+    assert!(table.insert(&long_a, 3, ValueKind::Tombstone, b""));
+    assert!(table.insert(b"", 4, ValueKind::Value, b""));
+    assert!(table.insert(b"zero", 5, ValueKind::Value, b""));
+
+    assert_eq!(table.get(&long_a, 2), Some((2, ValueKind::Value, &b""[..])));
+    assert_eq!(
+        table.get(&long_a, 9),
+        Some((3, ValueKind::Tombstone, &b""[..]))
+    );
+    assert_eq!(
+        table.get(&long_b, 9),
+        Some((1, ValueKind::Value, &b"bee"[..]))
+    );
+    assert_eq!(
+        table.get(&long_a[..MAX_KEY_LEN - 1], 9),
+        None,
+        "a prefix is another key"
+    );
+    assert_eq!(table.get(b"", 9), Some((4, ValueKind::Value, &b""[..])));
+    assert_eq!(table.get(b"zero", 9), Some((5, ValueKind::Value, &b""[..])));
+
+    let keys: Vec<(Vec<u8>, SeqNo)> = forward(&table).into_iter().map(|e| (e.0, e.1)).collect();
+    let want = vec![
+        (Vec::new(), 4),
+        (long_a.clone(), 3),
+        (long_a, 2),
+        (long_b, 1),
+        (b"zero".to_vec(), 5),
+    ];
+    assert_eq!(keys, want);
+}
+
+/// Goal: concurrent inserts lose nothing and readers always see a sorted
+/// list. Method: 4 threads insert interleaved disjoint keys (neighbours in
+/// the order, so their CASes collide) while 2 threads scan forward and
+/// backward and look up what they scanned; afterwards every key is found.
+#[test]
+fn memtable_concurrent_inserts_and_reads() {
+    const WRITERS: u64 = 4;
+    const PER_WRITER: u64 = 20_000;
+    let table = Arc::new(Memtable::new(64 << 20));
+    let done = Arc::new(AtomicBool::new(false));
+    let key = |i: u64, w: u64| format!("{i:06}-{w}").into_bytes();
+
+    let readers: Vec<_> = (0..2)
+        .map(|r| {
+            let (table, done) = (Arc::clone(&table), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut scans = 0;
+                let mut last_len = 0;
+                while !done.load(MemOrder::Acquire) || scans < 2 {
+                    let entries = if r == 0 {
+                        forward(&table)
+                    } else {
+                        backward(&table)
+                    };
+                    let ordered = entries.windows(2).all(|w| {
+                        let want = if r == 0 {
+                            Ordering::Less
+                        } else {
+                            Ordering::Greater
+                        };
+                        compare_internal(&w[0].0, w[0].1, &w[1].0, w[1].1) == want
+                    });
+                    assert!(ordered, "scan {scans} of reader {r} is out of order");
+                    assert!(entries.len() >= last_len, "entries never disappear");
+                    last_len = entries.len();
+                    for (k, seq, _, value) in entries.iter().step_by(97) {
+                        assert_eq!(
+                            table.get(k, MAX_SEQNO),
+                            Some((*seq, ValueKind::Value, &value[..]))
+                        );
+                    }
+                    scans += 1;
+                }
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let table = Arc::clone(&table);
+            std::thread::spawn(move || {
+                for i in 0..PER_WRITER {
+                    let k = key(i, w);
+                    assert!(table.insert(&k, w * PER_WRITER + i + 1, ValueKind::Value, &k));
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    done.store(true, MemOrder::Release);
+    for reader in readers {
+        reader.join().unwrap();
+    }
+
+    for w in 0..WRITERS {
+        for i in 0..PER_WRITER {
+            let k = key(i, w);
+            assert_eq!(
+                table.get(&k, MAX_SEQNO),
+                Some((w * PER_WRITER + i + 1, ValueKind::Value, &k[..]))
+            );
+        }
+    }
+    assert_eq!(forward(&table).len() as u64, WRITERS * PER_WRITER);
+}
+
+/// Goal: an arena's untouched pages cost no resident memory. Method: make
+/// a 1 GiB table, insert a little, and check the process RSS grew by far
+/// less than 1 GiB (other tests may run at once, hence the wide margin).
+#[cfg(target_os = "linux")]
+#[test]
+fn memtable_untouched_arena_costs_no_rss() {
+    fn rss_bytes() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4096
+    }
+    let before = rss_bytes();
+    let table = Memtable::new(1 << 30);
+    for i in 0..1_000u64 {
+        assert!(table.insert(&i.to_be_bytes(), i + 1, ValueKind::Value, &[1; 100]));
+    }
+    let grown = rss_bytes().saturating_sub(before);
+    assert!(
+        grown < 256 << 20,
+        "RSS grew by {grown} bytes for a 1 GiB arena"
+    );
+    assert_eq!(table.capacity(), 1 << 30);
+}

@@ -1,0 +1,198 @@
+//! [`TableIter`]: the [`InternalIterator`] over one table: a cursor over the
+//! in-memory index (a block number) and a [`BlockIter`] over that block.
+//!
+//! Blocks come through the block cache (optionally without filling it).
+//! `next` decodes one entry incrementally into a key buffer reused for the
+//! whole scan, and moves to the next block only when one ends. The cursor
+//! holds `Arc`s of its table and current block, so it is `'static` and
+//! `Send`; one thread drives it. After an error it is invalid.
+
+use super::block::{Block, BlockIter};
+use super::format::{BlockHandle, DecodeError};
+use super::reader::Table;
+use crate::iter::InternalIterator;
+use crate::types::{SeqNo, ValueKind};
+use crate::{Error, Result};
+use std::sync::{Arc, LazyLock};
+
+/// The block a cursor holds when it is at no block.
+static EMPTY_BLOCK: LazyLock<Arc<Block>> = LazyLock::new(|| {
+    Arc::new(Block::decode(vec![0; 4]).unwrap_or_else(|_| unreachable!("an empty block decodes")))
+});
+
+/// A cursor over every version in a table, in internal order.
+pub struct TableIter {
+    table: Arc<Table>,
+    /// The number of the block under `iter`; `index.len()` for none.
+    block: usize,
+    iter: BlockIter,
+    fill_cache: bool,
+}
+
+impl TableIter {
+    pub(crate) fn new(table: Arc<Table>, fill_cache: bool) -> TableIter {
+        let none = table.index().len();
+        TableIter {
+            table,
+            block: none,
+            iter: BlockIter::new(Arc::clone(&EMPTY_BLOCK)),
+            fill_cache,
+        }
+    }
+
+    /// The table under the cursor.
+    pub fn table(&self) -> &Arc<Table> {
+        &self.table
+    }
+
+    /// Puts block `i` under the cursor (unpositioned), unless it already is.
+    fn load(&mut self, i: usize) -> Result<()> {
+        if i == self.block {
+            return Ok(());
+        }
+        let Some(handle) = self.table.index().handle(i) else {
+            self.clear();
+            return Ok(());
+        };
+        match self.table.data_block(handle, self.fill_cache) {
+            Ok(block) => {
+                self.iter.reset(block);
+                self.block = i;
+                Ok(())
+            }
+            Err(err) => {
+                self.clear();
+                Err(err)
+            }
+        }
+    }
+
+    /// Leaves the cursor at no block (invalid).
+    fn clear(&mut self) {
+        self.iter.reset(Arc::clone(&EMPTY_BLOCK));
+        self.block = self.table.index().len();
+    }
+
+    /// Runs a block cursor operation, turning its error into a corruption
+    /// of the current block (and an invalid cursor).
+    #[inline]
+    fn step(&mut self, op: impl FnOnce(&mut BlockIter) -> Result<(), DecodeError>) -> Result<()> {
+        match op(&mut self.iter) {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.fail(err)),
+        }
+    }
+
+    /// Invalidates the cursor after a decode error in the current block.
+    #[cold]
+    fn fail(&mut self, err: DecodeError) -> Error {
+        let offset = self
+            .table
+            .index()
+            .handle(self.block)
+            .map_or(0, |h: BlockHandle| h.offset);
+        self.clear();
+        self.table.corruption(offset, err)
+    }
+
+    /// While the block cursor is past its block's end, moves to the start
+    /// of the next block.
+    fn skip_forward(&mut self) -> Result<()> {
+        while !self.iter.valid() {
+            let next = self.block + 1;
+            if next >= self.table.index().len() {
+                self.clear();
+                return Ok(());
+            }
+            self.load(next)?;
+            self.step(BlockIter::seek_to_first)?;
+        }
+        Ok(())
+    }
+
+    /// While the block cursor is before its block's start, moves to the end
+    /// of the previous block.
+    fn skip_backward(&mut self) -> Result<()> {
+        while !self.iter.valid() {
+            if self.block == 0 || self.block >= self.table.index().len() {
+                self.clear();
+                return Ok(());
+            }
+            self.load(self.block - 1)?;
+            self.step(BlockIter::seek_to_last)?;
+        }
+        Ok(())
+    }
+}
+
+impl InternalIterator for TableIter {
+    #[inline]
+    fn valid(&self) -> bool {
+        self.iter.valid()
+    }
+
+    fn seek_to_first(&mut self) -> Result<()> {
+        self.load(0)?;
+        self.step(BlockIter::seek_to_first)?;
+        self.skip_forward()
+    }
+
+    fn seek_to_last(&mut self) -> Result<()> {
+        self.load(self.table.index().len().saturating_sub(1))?;
+        self.step(BlockIter::seek_to_last)?;
+        self.skip_backward()
+    }
+
+    fn seek(&mut self, key: &[u8], seq: SeqNo) -> Result<()> {
+        let i = self.table.index().find(key, seq);
+        self.load(i)?;
+        self.step(|iter| iter.seek(key, seq))?;
+        self.skip_forward()
+    }
+
+    fn seek_for_prev(&mut self, key: &[u8], seq: SeqNo) -> Result<()> {
+        let i = self.table.index().find(key, seq);
+        if i >= self.table.index().len() {
+            return self.seek_to_last();
+        }
+        self.load(i)?;
+        self.step(|iter| iter.seek_for_prev(key, seq))?;
+        self.skip_backward()
+    }
+
+    #[inline]
+    fn next(&mut self) -> Result<()> {
+        debug_assert!(self.valid(), "next() on an invalid table cursor");
+        match self.iter.next() {
+            Ok(()) if self.iter.valid() => Ok(()),
+            Ok(()) => self.skip_forward(),
+            Err(err) => Err(self.fail(err)),
+        }
+    }
+
+    fn prev(&mut self) -> Result<()> {
+        debug_assert!(self.valid(), "prev() on an invalid table cursor");
+        self.step(BlockIter::prev)?;
+        self.skip_backward()
+    }
+
+    #[inline]
+    fn key(&self) -> &[u8] {
+        self.iter.key()
+    }
+
+    #[inline]
+    fn seq(&self) -> SeqNo {
+        self.iter.seq()
+    }
+
+    #[inline]
+    fn kind(&self) -> ValueKind {
+        self.iter.kind()
+    }
+
+    #[inline]
+    fn value(&self) -> &[u8] {
+        self.iter.value()
+    }
+}

@@ -1,0 +1,378 @@
+//! [`Table`]: an open table file, shared between threads as `Arc<Table>`.
+//!
+//! `open` reads the footer and the index, filter and properties blocks,
+//! verifies their checksums and structure, and keeps them in memory
+//! ("pinned") for the table's lifetime. Data blocks are read on demand
+//! through the shared [`BlockCache`]; a block read from disk always has its
+//! checksum verified, a cached block is trusted.
+//!
+//! A point lookup costs: one filter probe (one cache line) with the
+//! caller's hash; if that passes, a binary search of the in-memory index; a
+//! cache lookup (or one read); a binary search of the block's restart
+//! points and a short scan. Nothing is allocated except the returned value
+//! (inline up to 118 bytes) and, on a cache miss, the block.
+//!
+//! Every damaged byte found is an [`Error::Corruption`] naming the table's
+//! path and the offset of the block (or footer) that holds it.
+
+use super::block::Block;
+use super::filter::Filter;
+use super::format::{unseal_block, BlockHandle, DecodeError, Footer, FOOTER_LEN};
+use super::index::Index;
+use super::iter::TableIter;
+use super::properties::TableProperties;
+use crate::cache::BlockCache;
+use crate::fs::RandomAccessFile;
+use crate::types::{compare_internal, key_hash, SeqNo, ValueKind};
+use crate::{Error, Result, Slice};
+use std::cmp::Ordering;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// An open, immutable table file.
+pub struct Table {
+    file: Arc<dyn RandomAccessFile>,
+    path: PathBuf,
+    id: u64,
+    cache: Arc<BlockCache>,
+    index: Index,
+    filter: Option<Filter>,
+    properties: TableProperties,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("id", &self.id)
+            .field("path", &self.path)
+            .field("properties", &self.properties)
+            .finish()
+    }
+}
+
+/// The parts of a table that `open` reads and keeps.
+struct Meta {
+    index: Index,
+    filter: Option<Filter>,
+    properties: TableProperties,
+}
+
+impl Table {
+    /// Opens the table in `file`, reading and verifying its footer, index,
+    /// filter and properties. `id` (the file number) keys its blocks in
+    /// `cache`.
+    pub fn open(
+        file: Arc<dyn RandomAccessFile>,
+        path: PathBuf,
+        id: u64,
+        cache: Arc<BlockCache>,
+    ) -> Result<Table> {
+        let Meta {
+            index,
+            filter,
+            properties,
+        } = read_meta(&*file, &path)?;
+        Ok(Table {
+            file,
+            path,
+            id,
+            cache,
+            index,
+            filter,
+            properties,
+        })
+    }
+
+    /// The newest version of `key` with `seq <= snapshot`, or `None`.
+    /// `hash` is [`key_hash`]`(key)`; the filter is probed with it before
+    /// the index or any data block is touched.
+    pub fn get(
+        &self,
+        key: &[u8],
+        hash: u64,
+        snapshot: SeqNo,
+    ) -> Result<Option<(SeqNo, ValueKind, Slice)>> {
+        if !self.may_contain(hash) {
+            return Ok(None);
+        }
+        let Some(handle) = self.index.handle(self.index.find(key, snapshot)) else {
+            return Ok(None);
+        };
+        let block = self.data_block(handle, true)?;
+        match block.get(key, snapshot) {
+            Ok(found) => Ok(found.map(|(seq, kind, value)| (seq, kind, Slice::copy_from(value)))),
+            Err(err) => Err(self.corruption(handle.offset, err)),
+        }
+    }
+
+    /// Whether a key with this hash may be in the table (always `true`
+    /// without a filter).
+    #[inline]
+    pub fn may_contain(&self, hash: u64) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|filter| filter.may_contain(hash))
+    }
+
+    /// The table's properties; `file_size` is the file's size.
+    pub fn properties(&self) -> &TableProperties {
+        &self.properties
+    }
+
+    /// The table's id (its file number).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The table's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes of index and filter held in memory.
+    pub fn pinned_bytes(&self) -> usize {
+        self.index.memory() + self.filter.as_ref().map_or(0, Filter::size)
+    }
+
+    /// A cursor over every entry, in internal order. It reads blocks
+    /// through the cache and fills it.
+    pub fn iter(self: &Arc<Self>) -> TableIter {
+        TableIter::new(Arc::clone(self), true)
+    }
+
+    /// A cursor that reads blocks missing from the cache without caching
+    /// them (for compaction inputs and other one-off full scans).
+    pub fn iter_without_cache_fill(self: &Arc<Self>) -> TableIter {
+        TableIter::new(Arc::clone(self), false)
+    }
+
+    /// Rereads every block from disk, bypassing the cache, and checks every
+    /// checksum, the order of all entries, that each index key is its
+    /// block's last key, that the filter knows every key, and that the
+    /// properties match the entries.
+    pub fn verify(&self) -> Result<()> {
+        let meta = read_meta(&*self.file, &self.path)?;
+        let mut seen = TableProperties {
+            smallest_seq: SeqNo::MAX,
+            ..TableProperties::default()
+        };
+        let mut last: Option<(Vec<u8>, SeqNo)> = None;
+        for i in 0..meta.index.len() {
+            let (Some(handle), Some((index_key, index_seq))) =
+                (meta.index.handle(i), meta.index.last_key(i))
+            else {
+                break;
+            };
+            let block = Arc::new(
+                self.read_block(handle)
+                    .and_then(|payload| self.decode_block(handle, payload))?,
+            );
+            let fail = |reason: &str| Error::corruption(&self.path, handle.offset, reason);
+            let mut iter = block.iter();
+            iter.seek_to_first()
+                .map_err(|err| self.corruption(handle.offset, err))?;
+            if !iter.valid() {
+                return Err(fail("empty data block"));
+            }
+            while iter.valid() {
+                let (key, seq) = (iter.key(), iter.seq());
+                let new_key = match &last {
+                    None => true,
+                    Some((last_key, last_seq)) => {
+                        if compare_internal(last_key, *last_seq, key, seq) != Ordering::Less {
+                            return Err(fail("entries out of order"));
+                        }
+                        last_key.as_slice() != key
+                    }
+                };
+                if new_key
+                    && !meta
+                        .filter
+                        .as_ref()
+                        .is_none_or(|filter| filter.may_contain(key_hash(key)))
+                {
+                    return Err(fail("bloom filter does not know a key of the table"));
+                }
+                if seen.entries == 0 {
+                    seen.smallest_key = key.to_vec();
+                }
+                seen.entries += 1;
+                seen.tombstones += (iter.kind() == ValueKind::Tombstone) as u64;
+                seen.smallest_seq = seen.smallest_seq.min(seq);
+                seen.largest_seq = seen.largest_seq.max(seq);
+                let slot = last.get_or_insert_with(Default::default);
+                slot.0.clear();
+                slot.0.extend_from_slice(key);
+                slot.1 = seq;
+                iter.next()
+                    .map_err(|err| self.corruption(handle.offset, err))?;
+            }
+            if last
+                .as_ref()
+                .is_none_or(|(key, seq)| (key.as_slice(), *seq) != (index_key, index_seq))
+            {
+                return Err(fail("index key is not the last key of its block"));
+            }
+            seen.data_blocks += 1;
+        }
+        if seen.entries == 0 {
+            seen.smallest_seq = 0;
+        }
+        seen.largest_key = last.map(|(key, _)| key).unwrap_or_default();
+        seen.file_size = meta.properties.file_size;
+        if let Some(field) = first_difference(&meta.properties, &seen) {
+            return Err(Error::corruption(
+                &self.path,
+                self.properties.file_size.saturating_sub(FOOTER_LEN as u64),
+                format!("table properties do not match the entries: {field} differs"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The in-memory index.
+    pub(crate) fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Data block at `handle`, from the cache or from disk (then cached if
+    /// `fill_cache`).
+    #[inline]
+    pub(crate) fn data_block(&self, handle: BlockHandle, fill_cache: bool) -> Result<Arc<Block>> {
+        if let Some(block) = self.cache.get(self.id, handle.offset) {
+            return Ok(block);
+        }
+        let block = Arc::new(
+            self.read_block(handle)
+                .and_then(|payload| self.decode_block(handle, payload))?,
+        );
+        if fill_cache {
+            self.cache
+                .insert(self.id, handle.offset, Arc::clone(&block));
+        }
+        Ok(block)
+    }
+
+    /// Reads, verifies and decompresses the block at `handle`.
+    fn read_block(&self, handle: BlockHandle) -> Result<Vec<u8>> {
+        read_block(&*self.file, &self.path, handle)
+    }
+
+    fn decode_block(&self, handle: BlockHandle, payload: Vec<u8>) -> Result<Block> {
+        Block::decode(payload).map_err(|err| self.corruption(handle.offset, err))
+    }
+
+    /// A corruption of this table at `offset`.
+    pub(crate) fn corruption(&self, offset: u64, err: DecodeError) -> Error {
+        Error::corruption(&self.path, offset, err.0)
+    }
+}
+
+/// Reads and checks footer, properties, index and filter.
+fn read_meta(file: &dyn RandomAccessFile, path: &Path) -> Result<Meta> {
+    let size = file.size();
+    let Some(footer_at) = size.checked_sub(FOOTER_LEN as u64) else {
+        return Err(Error::corruption(
+            path,
+            0,
+            "file too short for a table footer",
+        ));
+    };
+    let mut footer = [0u8; FOOTER_LEN];
+    read_at(file, path, &mut footer, footer_at)?;
+    let footer =
+        Footer::decode(&footer).map_err(|err| Error::corruption(path, footer_at, err.0))?;
+    let bad_footer = |reason: &str| Error::corruption(path, footer_at, reason);
+    let has_filter = footer.filter.size != 0;
+    let mut meta_start = footer.index.offset.min(footer.properties.offset);
+    for handle in [footer.index, footer.properties] {
+        if handle.size < 5 || handle.end() > footer_at {
+            return Err(bad_footer("block handle outside the file"));
+        }
+    }
+    if has_filter {
+        if footer.filter.size < 5 || footer.filter.end() > footer_at {
+            return Err(bad_footer("filter handle outside the file"));
+        }
+        meta_start = meta_start.min(footer.filter.offset);
+    }
+
+    let decode_err =
+        |handle: BlockHandle| move |err: DecodeError| Error::corruption(path, handle.offset, err.0);
+    let payload = read_block(file, path, footer.properties)?;
+    let mut properties =
+        TableProperties::decode(&payload).map_err(decode_err(footer.properties))?;
+    properties.file_size = size;
+
+    let block =
+        Block::decode(read_block(file, path, footer.index)?).map_err(decode_err(footer.index))?;
+    let index = Index::decode(Arc::new(block)).map_err(decode_err(footer.index))?;
+    if index.data_end() > meta_start {
+        return Err(Error::corruption(
+            path,
+            footer.index.offset,
+            "data block handle outside the data",
+        ));
+    }
+    let last_key = index.len().checked_sub(1).and_then(|i| index.last_key(i));
+    if index.len() as u64 != properties.data_blocks
+        || last_key.is_some_and(|(key, _)| key != properties.largest_key.as_slice())
+    {
+        return Err(Error::corruption(
+            path,
+            footer.properties.offset,
+            "properties do not match the index (block count or largest key)",
+        ));
+    }
+    let filter = if has_filter {
+        let payload = read_block(file, path, footer.filter)?;
+        Some(Filter::decode(payload).map_err(decode_err(footer.filter))?)
+    } else {
+        None
+    };
+    Ok(Meta {
+        index,
+        filter,
+        properties,
+    })
+}
+
+/// The name of the first field where `a` and `b` differ.
+fn first_difference(a: &TableProperties, b: &TableProperties) -> Option<&'static str> {
+    [
+        ("smallest_key", a.smallest_key == b.smallest_key),
+        ("largest_key", a.largest_key == b.largest_key),
+        ("smallest_seq", a.smallest_seq == b.smallest_seq),
+        ("largest_seq", a.largest_seq == b.largest_seq),
+        ("entries", a.entries == b.entries),
+        ("tombstones", a.tombstones == b.tombstones),
+        ("file_size", a.file_size == b.file_size),
+        ("data_blocks", a.data_blocks == b.data_blocks),
+    ]
+    .into_iter()
+    .find(|(_, same)| !same)
+    .map(|(field, _)| field)
+}
+
+/// Reads the sealed block at `handle` and returns its verified,
+/// decompressed payload.
+fn read_block(file: &dyn RandomAccessFile, path: &Path, handle: BlockHandle) -> Result<Vec<u8>> {
+    let mut sealed = vec![0u8; handle.size as usize];
+    read_at(file, path, &mut sealed, handle.offset)?;
+    unseal_block(sealed).map_err(|err| Error::corruption(path, handle.offset, err.0))
+}
+
+/// `read_exact_at`, with a read past the end of the file reported as a
+/// corruption (a handle pointing outside a truncated file).
+fn read_at(file: &dyn RandomAccessFile, path: &Path, buf: &mut [u8], offset: u64) -> Result<()> {
+    match file.read_exact_at(buf, offset) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Err(Error::corruption(
+            path,
+            offset,
+            "block extends past the end of the file",
+        )),
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,830 @@
+//! Whole-table tests: builder → file → `Table`, checked against a sorted
+//! `Vec` model; absent-key lookups; corruption of every region.
+
+use super::format::{Footer, FOOTER_LEN};
+use super::*;
+use crate::cache::BlockCache;
+use crate::fs::{FileSystem, RandomAccessFile, StdFs, WritableFile};
+use crate::iter::InternalIterator;
+use crate::types::{compare_internal, key_hash, SeqNo, ValueKind, MAX_KEY_LEN, MAX_SEQNO};
+use crate::{Compression, Error};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use std::cmp::Ordering;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+type Entry = (Vec<u8>, SeqNo, ValueKind, Vec<u8>);
+
+/// A key with this many versions spans several 4 KiB blocks.
+const HOT_VERSIONS: usize = 300;
+
+/// Random keys with 1..4 versions each (unique seqs, newest first),
+/// tombstones, empty values, values larger than a block, two 64 KiB keys,
+/// and one key with [`HOT_VERSIONS`] versions; in internal order.
+fn model(seed: u64, keys: usize) -> Vec<Entry> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut user_keys: Vec<Vec<u8>> = (0..keys)
+        .map(|_| {
+            let mut key = format!("k{:08}", rng.gen_range(0..keys * 4)).into_bytes();
+            key.extend(std::iter::repeat_n(b'~', rng.gen_range(0..4)));
+            key
+        })
+        .collect();
+    user_keys.push(vec![b'm'; MAX_KEY_LEN]);
+    let mut long = vec![b'm'; MAX_KEY_LEN - 1];
+    long.push(b'n');
+    user_keys.push(long);
+    user_keys.push(b"k-hot".to_vec());
+    user_keys.push(Vec::new());
+    user_keys.sort();
+    user_keys.dedup();
+
+    let mut versions: Vec<usize> = user_keys
+        .iter()
+        .map(|key| {
+            if key == b"k-hot" {
+                HOT_VERSIONS
+            } else {
+                rng.gen_range(1..=4)
+            }
+        })
+        .collect();
+    versions.iter_mut().for_each(|v| *v = (*v).max(1));
+    let total: usize = versions.iter().sum();
+    let mut seqs: Vec<SeqNo> = (1..=2 * total as SeqNo).collect();
+    seqs.shuffle(&mut rng);
+
+    let mut entries = Vec::with_capacity(total);
+    let mut next_seq = seqs.into_iter();
+    for (key, count) in user_keys.iter().zip(versions) {
+        let mut key_seqs: Vec<SeqNo> = next_seq.by_ref().take(count).collect();
+        key_seqs.sort_unstable_by(|a, b| b.cmp(a));
+        for seq in key_seqs {
+            let (kind, value) = if rng.gen_bool(0.15) {
+                (ValueKind::Tombstone, Vec::new())
+            } else {
+                let len = match rng.gen_range(0..100) {
+                    0..5 => 0,
+                    5..7 => rng.gen_range(5000..12000),
+                    _ => rng.gen_range(1..200),
+                };
+                let fill = (seq % 251) as u8;
+                (
+                    ValueKind::Value,
+                    (0..len).map(|i| fill.wrapping_add(i as u8)).collect(),
+                )
+            };
+            entries.push((key.clone(), seq, kind, value));
+        }
+    }
+    entries
+}
+
+fn options(compression: Compression) -> TableOptions {
+    TableOptions {
+        compression,
+        ..TableOptions::default()
+    }
+}
+
+fn write_table(path: &Path, entries: &[Entry], options: TableOptions) -> TableProperties {
+    let mut builder = TableBuilder::new(StdFs.create_writable(path).unwrap(), options);
+    for (key, seq, kind, value) in entries {
+        builder.add(key, *seq, *kind, value).unwrap();
+    }
+    assert_eq!(builder.entries(), entries.len() as u64);
+    builder.finish().unwrap()
+}
+
+fn open(path: &Path, cache: &Arc<BlockCache>) -> crate::Result<Arc<Table>> {
+    let file = StdFs.open_random(path)?;
+    Table::open(file, path.to_path_buf(), 7, Arc::clone(cache)).map(Arc::new)
+}
+
+/// What `get(key, snapshot)` must return according to the model.
+fn expected(entries: &[Entry], key: &[u8], snapshot: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
+    let start =
+        entries.partition_point(|e| compare_internal(&e.0, e.1, key, snapshot) == Ordering::Less);
+    entries
+        .get(start)
+        .filter(|e| e.0 == key)
+        .map(|e| (e.1, e.2, e.3.clone()))
+}
+
+fn get(
+    table: &Table,
+    key: &[u8],
+    snapshot: SeqNo,
+) -> crate::Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
+    Ok(table
+        .get(key, key_hash(key), snapshot)?
+        .map(|(seq, kind, value)| (seq, kind, value.to_vec())))
+}
+
+fn current(iter: &TableIter) -> Option<Entry> {
+    iter.valid().then(|| {
+        (
+            iter.key().to_vec(),
+            iter.seq(),
+            iter.kind(),
+            iter.value().to_vec(),
+        )
+    })
+}
+
+fn scan_forward(iter: &mut TableIter) -> crate::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    iter.seek_to_first()?;
+    while let Some(entry) = current(iter) {
+        out.push(entry);
+        iter.next()?;
+    }
+    Ok(out)
+}
+
+/// Goal: every version is found at exactly the snapshots that see it.
+/// Method: for every key, `get` at every version's seq, one below it and
+/// at the maximum, compared with the model; with and without LZ4.
+#[test]
+fn get_matches_the_model_at_every_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = model(1, 3000);
+    for compression in [Compression::None, Compression::Lz4] {
+        let path = dir.path().join(format!("{compression:?}.sst"));
+        let properties = write_table(&path, &entries, options(compression));
+        let cache = Arc::new(BlockCache::new(256 << 10));
+        let table = open(&path, &cache).unwrap();
+        assert_eq!(table.properties(), &properties);
+        assert!(properties.data_blocks > 50);
+        for (key, seq, _, _) in &entries {
+            for snapshot in [*seq, seq - 1, MAX_SEQNO] {
+                assert_eq!(
+                    get(&table, key, snapshot).unwrap(),
+                    expected(&entries, key, snapshot)
+                );
+            }
+        }
+        for absent in [&b"k"[..], b"k00000000!", b"l", b"zzz", &[0xff; 9]] {
+            assert_eq!(get(&table, absent, MAX_SEQNO).unwrap(), None);
+        }
+        table.verify().unwrap();
+    }
+}
+
+#[test]
+fn properties_describe_the_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = model(2, 500);
+    let path = dir.path().join("t.sst");
+    let properties = write_table(&path, &entries, options(Compression::None));
+    assert_eq!(properties.entries, entries.len() as u64);
+    assert_eq!(
+        properties.tombstones,
+        entries
+            .iter()
+            .filter(|e| e.2 == ValueKind::Tombstone)
+            .count() as u64
+    );
+    assert_eq!(properties.smallest_key, entries[0].0);
+    assert_eq!(properties.largest_key, entries.last().unwrap().0);
+    assert_eq!(
+        properties.smallest_seq,
+        entries.iter().map(|e| e.1).min().unwrap()
+    );
+    assert_eq!(
+        properties.largest_seq,
+        entries.iter().map(|e| e.1).max().unwrap()
+    );
+    assert_eq!(
+        properties.file_size,
+        std::fs::metadata(&path).unwrap().len()
+    );
+    let table = open(&path, &Arc::new(BlockCache::new(1 << 20))).unwrap();
+    assert_eq!(table.properties(), &properties);
+    assert_eq!(table.index().len() as u64, properties.data_blocks);
+    assert!(table.pinned_bytes() > 0);
+    assert_eq!((table.id(), table.path()), (7, path.as_path()));
+}
+
+/// Goal: the versions of one key split over several blocks are all found.
+/// Method: the hot key's versions span blocks (checked through the index);
+/// every snapshot between them finds the right one.
+#[test]
+fn versions_spanning_blocks_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = model(3, 200);
+    let path = dir.path().join("t.sst");
+    write_table(&path, &entries, options(Compression::None));
+    let table = open(&path, &Arc::new(BlockCache::new(1 << 20))).unwrap();
+    let index = table.index();
+    let hot_blocks = (0..index.len())
+        .filter(|&i| index.last_key(i).unwrap().0 == b"k-hot")
+        .count();
+    assert!(hot_blocks >= 2, "hot key ends {hot_blocks} blocks");
+    let hot: Vec<&Entry> = entries.iter().filter(|e| e.0 == b"k-hot").collect();
+    assert_eq!(hot.len(), HOT_VERSIONS);
+    for version in &hot {
+        let found = get(&table, b"k-hot", version.1).unwrap().unwrap();
+        assert_eq!(
+            (found.0, found.1, &found.2),
+            (version.1, version.2, &version.3)
+        );
+    }
+    assert_eq!(
+        get(&table, b"k-hot", hot.last().unwrap().1 - 1).unwrap(),
+        None
+    );
+}
+
+/// Goal: cursors agree with the model in both directions, across blocks.
+/// Method: full forward and reverse scans; seeks and seek_for_prevs at
+/// random keys and seqs; random walks that change direction.
+#[test]
+fn iterator_matches_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = model(4, 2000);
+    let mut rng = StdRng::seed_from_u64(40);
+    for compression in [Compression::None, Compression::Lz4] {
+        let path = dir.path().join(format!("{compression:?}.sst"));
+        write_table(&path, &entries, options(compression));
+        let table = open(&path, &Arc::new(BlockCache::new(512 << 10))).unwrap();
+        let mut iter = table.iter();
+        assert_eq!(scan_forward(&mut iter).unwrap(), entries);
+
+        let mut backward = Vec::new();
+        iter.seek_to_last().unwrap();
+        while let Some(entry) = current(&iter) {
+            backward.push(entry);
+            iter.prev().unwrap();
+        }
+        backward.reverse();
+        assert_eq!(backward, entries);
+
+        for _ in 0..2000 {
+            let probe = &entries[rng.gen_range(0..entries.len())];
+            let key = match rng.gen_range(0..3) {
+                0 => probe.0.clone(),
+                1 => format!("k{:08}", rng.gen_range(0..9000)).into_bytes(),
+                _ => [probe.0.as_slice(), b"\0"].concat(),
+            };
+            let seq = match rng.gen_range(0..4) {
+                0 => 0,
+                1 => MAX_SEQNO,
+                2 => probe.1,
+                _ => rng.gen_range(0..2 * entries.len() as SeqNo),
+            };
+            let at = entries
+                .partition_point(|e| compare_internal(&e.0, e.1, &key, seq) == Ordering::Less);
+            iter.seek(&key, seq).unwrap();
+            assert_eq!(current(&iter).as_ref(), entries.get(at));
+
+            let before = entries
+                .partition_point(|e| compare_internal(&e.0, e.1, &key, seq) != Ordering::Greater);
+            iter.seek_for_prev(&key, seq).unwrap();
+            assert_eq!(
+                current(&iter).as_ref(),
+                before.checked_sub(1).map(|i| &entries[i])
+            );
+
+            // A short walk from the seek position, changing direction.
+            let mut position = at;
+            iter.seek(&key, seq).unwrap();
+            for _ in 0..20 {
+                if !iter.valid() {
+                    break;
+                }
+                if rng.gen_bool(0.5) {
+                    iter.next().unwrap();
+                    position += 1;
+                } else {
+                    iter.prev().unwrap();
+                    position = position.wrapping_sub(1);
+                }
+                assert_eq!(current(&iter).as_ref(), entries.get(position));
+            }
+        }
+    }
+}
+
+#[test]
+fn empty_table_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.sst");
+    let properties = write_table(&path, &[], options(Compression::Lz4));
+    assert_eq!(
+        (
+            properties.entries,
+            properties.data_blocks,
+            properties.smallest_seq
+        ),
+        (0, 0, 0)
+    );
+    let table = open(&path, &Arc::new(BlockCache::new(1 << 20))).unwrap();
+    assert_eq!(get(&table, b"a", MAX_SEQNO).unwrap(), None);
+    let mut iter = table.iter();
+    assert!(scan_forward(&mut iter).unwrap().is_empty());
+    iter.seek_to_last().unwrap();
+    assert!(!iter.valid());
+    iter.seek_for_prev(b"z", 0).unwrap();
+    assert!(!iter.valid());
+    table.verify().unwrap();
+}
+
+/// Goal: a lookup of a key the table does not hold usually reads no data
+/// block at all. Method: 20k keys in, 20k absent keys looked up; the cache
+/// sees a lookup (hit or miss) only for filter false positives (~1%).
+#[test]
+fn absent_keys_read_no_data_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries: Vec<Entry> = (0..20_000)
+        .map(|i| {
+            (
+                format!("user{i:08}").into_bytes(),
+                5,
+                ValueKind::Value,
+                b"v".to_vec(),
+            )
+        })
+        .collect();
+    let path = dir.path().join("t.sst");
+    write_table(&path, &entries, options(Compression::None));
+    let cache = Arc::new(BlockCache::new(1 << 20));
+    let table = open(&path, &cache).unwrap();
+    let before = cache.hits() + cache.misses();
+    for i in 0..20_000 {
+        let key = format!("user{i:08}x");
+        assert_eq!(get(&table, key.as_bytes(), MAX_SEQNO).unwrap(), None);
+    }
+    let lookups = cache.hits() + cache.misses() - before;
+    println!("absent keys that reached a data block: {lookups} of 20000");
+    assert!(lookups <= 300, "{lookups} absent keys reached a data block");
+
+    // Without a filter every lookup inside the key range needs a block.
+    let path = dir.path().join("nofilter.sst");
+    write_table(
+        &path,
+        &entries,
+        TableOptions {
+            bloom_bits_per_key: 0,
+            ..options(Compression::None)
+        },
+    );
+    let cache = Arc::new(BlockCache::new(1 << 20));
+    let table = open(&path, &cache).unwrap();
+    assert!(table.may_contain(key_hash(b"anything")));
+    let before = cache.misses();
+    assert_eq!(get(&table, b"user00000001x", MAX_SEQNO).unwrap(), None);
+    assert_eq!(cache.misses(), before + 1);
+}
+
+#[test]
+fn cached_blocks_are_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = model(5, 300);
+    let path = dir.path().join("t.sst");
+    write_table(&path, &entries, options(Compression::Lz4));
+    let cache = Arc::new(BlockCache::new(8 << 20));
+    let table = open(&path, &cache).unwrap();
+    let key = &entries[10].0;
+    get(&table, key, MAX_SEQNO).unwrap();
+    let (hits, misses) = (cache.hits(), cache.misses());
+    get(&table, key, MAX_SEQNO).unwrap();
+    assert_eq!((cache.hits(), cache.misses()), (hits + 1, misses));
+
+    // A scan that does not fill the cache leaves it as it was.
+    let used = cache.used_bytes();
+    let mut iter = table.iter_without_cache_fill();
+    assert_eq!(scan_forward(&mut iter).unwrap(), entries);
+    assert_eq!(cache.used_bytes(), used);
+    let mut iter = table.iter();
+    scan_forward(&mut iter).unwrap();
+    assert!(cache.used_bytes() > used);
+}
+
+#[test]
+fn lz4_shrinks_compressible_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries: Vec<Entry> = (0..5000)
+        .map(|i| {
+            (
+                format!("key{i:06}").into_bytes(),
+                1,
+                ValueKind::Value,
+                b"abcdefgh".repeat(8),
+            )
+        })
+        .collect();
+    let plain = write_table(
+        &dir.path().join("a.sst"),
+        &entries,
+        options(Compression::None),
+    );
+    let small = write_table(
+        &dir.path().join("b.sst"),
+        &entries,
+        options(Compression::Lz4),
+    );
+    assert!(
+        small.file_size * 2 < plain.file_size,
+        "{} vs {}",
+        small.file_size,
+        plain.file_size
+    );
+}
+
+#[test]
+fn tables_are_shared_between_threads() {
+    fn is_send_sync<T: Send + Sync>() {}
+    fn is_send<T: Send + 'static>() {}
+    is_send_sync::<Table>();
+    is_send_sync::<BlockCache>();
+    is_send::<TableIter>();
+
+    let dir = tempfile::tempdir().unwrap();
+    let entries = Arc::new(model(6, 1000));
+    let path = dir.path().join("t.sst");
+    write_table(&path, &entries, options(Compression::Lz4));
+    let table = open(&path, &Arc::new(BlockCache::new(64 << 10))).unwrap();
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let (table, entries) = (Arc::clone(&table), Arc::clone(&entries));
+            std::thread::spawn(move || {
+                for entry in entries.iter().skip(t).step_by(2) {
+                    assert_eq!(
+                        get(&table, &entry.0, entry.1).unwrap(),
+                        expected(&entries, &entry.0, entry.1)
+                    );
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+}
+
+// ---------------------------------------------------------------------
+// Corruption
+
+fn footer_of(path: &Path) -> Footer {
+    Footer::decode(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn flip_byte(path: &Path, offset: u64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[offset as usize] ^= 0x20;
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn assert_corruption(err: Error, path: &Path, offset: Option<u64>) {
+    match err {
+        Error::Corruption {
+            file, offset: at, ..
+        } => {
+            assert_eq!(file, path);
+            if let Some(offset) = offset {
+                assert_eq!(at, offset);
+            }
+        }
+        other => panic!("expected a corruption, got {other:?}"),
+    }
+}
+
+/// Gets every key and scans the table: every value returned must be the
+/// model's; returns the first error met.
+fn read_everything(table: &Arc<Table>, entries: &[Entry]) -> Option<Error> {
+    let mut first_error = None;
+    for (key, seq, _, _) in entries {
+        match get(table, key, *seq) {
+            Ok(found) => assert_eq!(found, expected(entries, key, *seq), "wrong value, no error"),
+            Err(err) => {
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    match scan_forward(&mut table.iter()) {
+        Ok(scanned) => assert_eq!(scanned, entries, "scan returned wrong entries"),
+        Err(err) => {
+            first_error.get_or_insert(err);
+        }
+    }
+    first_error
+}
+
+/// Goal: a damaged byte in any region is reported as a corruption naming
+/// the file and the damaged block, and no wrong value is ever returned.
+/// Method: flip one byte in a data block, the index, the filter, the
+/// properties and the footer of a fresh copy of a table, then open it and
+/// read everything.
+#[test]
+fn a_flipped_byte_in_each_region_is_a_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = model(7, 600);
+    let clean = dir.path().join("clean.sst");
+    write_table(&clean, &entries, options(Compression::Lz4));
+    let footer = footer_of(&clean);
+    let size = std::fs::metadata(&clean).unwrap().len();
+    let regions = [
+        ("first data block", 0, 10),
+        ("data block", footer.filter.offset / 2, 0),
+        (
+            "filter",
+            footer.filter.offset,
+            footer.filter.size as u64 / 2,
+        ),
+        ("index", footer.index.offset, footer.index.size as u64 / 2),
+        ("properties", footer.properties.offset, 3),
+        ("footer", size - FOOTER_LEN as u64, 5),
+    ];
+    for (name, block_offset, delta) in regions {
+        let path = dir.path().join(format!("{name}.sst"));
+        std::fs::copy(&clean, &path).unwrap();
+        flip_byte(&path, block_offset + delta);
+        let cache = Arc::new(BlockCache::new(1 << 20));
+        match open(&path, &cache) {
+            Err(err) => {
+                assert!(
+                    !name.contains("data"),
+                    "{name}: open should not read data blocks"
+                );
+                assert_corruption(err, &path, Some(block_offset));
+            }
+            Ok(table) => {
+                assert!(name.contains("data"), "{name}: damage not found at open");
+                let err = read_everything(&table, &entries).expect("damage not noticed");
+                // The mid-file offset is not a block start: only check the path.
+                let at = (block_offset == 0).then_some(0);
+                assert_corruption(err, &path, at);
+                assert_corruption(table.verify().unwrap_err(), &path, at);
+            }
+        }
+    }
+}
+
+#[test]
+fn truncated_tables_are_corruptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = model(8, 300);
+    let clean = dir.path().join("clean.sst");
+    write_table(&clean, &entries, options(Compression::None));
+    let bytes = std::fs::read(&clean).unwrap();
+    for keep in [
+        0,
+        10,
+        FOOTER_LEN,
+        bytes.len() / 2,
+        bytes.len() - FOOTER_LEN,
+        bytes.len() - 1,
+    ] {
+        let path = dir.path().join(format!("cut{keep}.sst"));
+        std::fs::write(&path, &bytes[..keep]).unwrap();
+        let err = open(&path, &Arc::new(BlockCache::new(1 << 20))).unwrap_err();
+        assert_corruption(err, &path, None);
+    }
+}
+
+/// A table file in memory, for tests that open thousands of variants.
+struct MemFile(Vec<u8>);
+
+impl RandomAccessFile for MemFile {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
+        let bytes = start
+            .checked_add(buf.len())
+            .and_then(|end| self.0.get(start..end))
+            .ok_or(io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+}
+
+struct MemWriter(Arc<Mutex<Vec<u8>>>);
+
+impl WritableFile for MemWriter {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn table_bytes(entries: &[Entry], options: TableOptions) -> Vec<u8> {
+    let bytes = Arc::new(Mutex::new(Vec::new()));
+    let mut builder = TableBuilder::new(Box::new(MemWriter(Arc::clone(&bytes))), options);
+    for (key, seq, kind, value) in entries {
+        builder.add(key, *seq, *kind, value).unwrap();
+    }
+    builder.finish().unwrap();
+    let bytes = bytes.lock().unwrap().clone();
+    bytes
+}
+
+fn open_bytes(bytes: Vec<u8>) -> crate::Result<Arc<Table>> {
+    let cache = Arc::new(BlockCache::new(1 << 20));
+    Table::open(Arc::new(MemFile(bytes)), PathBuf::from("mem.sst"), 1, cache).map(Arc::new)
+}
+
+fn small_entries() -> Vec<Entry> {
+    (0..120u64)
+        .map(|i| {
+            let kind = if i % 9 == 0 {
+                ValueKind::Tombstone
+            } else {
+                ValueKind::Value
+            };
+            let value = if kind == ValueKind::Value {
+                format!("value-{i}").repeat(3).into_bytes()
+            } else {
+                Vec::new()
+            };
+            (
+                format!("key{:04}", i / 2).into_bytes(),
+                1000 - i,
+                kind,
+                value,
+            )
+        })
+        .collect()
+}
+
+/// Goal: no single damaged byte anywhere in a table goes unnoticed.
+/// Method: flip each byte of a small multi-block table in turn; `open` or
+/// `verify` must report a corruption, and reads never return a wrong value.
+#[test]
+fn every_single_byte_flip_is_detected() {
+    let entries = small_entries();
+    for compression in [Compression::None, Compression::Lz4] {
+        let options = TableOptions {
+            block_size: 512,
+            compression,
+            ..TableOptions::default()
+        };
+        let clean = table_bytes(&entries, options);
+        assert!(open_bytes(clean.clone()).unwrap().properties().data_blocks >= 3);
+        for at in 0..clean.len() {
+            let mut bytes = clean.clone();
+            bytes[at] ^= 0x01;
+            match open_bytes(bytes) {
+                Err(err) => assert!(err.is_corruption()),
+                Ok(table) => {
+                    assert!(
+                        table.verify().unwrap_err().is_corruption(),
+                        "flip at {at} not found"
+                    );
+                    read_everything(&table, &entries);
+                }
+            }
+        }
+    }
+}
+
+/// Goal: `verify` catches properties that lie about the entries even when
+/// every checksum is right. Method: rewrite the properties block (and the
+/// footer) with one entry too many, sealed properly.
+#[test]
+fn verify_checks_properties_against_entries() {
+    let entries = small_entries();
+    let clean = table_bytes(&entries, TableOptions::default());
+    open_bytes(clean.clone()).unwrap().verify().unwrap();
+    let footer = Footer::decode(&clean).unwrap();
+    let table = open_bytes(clean.clone()).unwrap();
+    let mut lying = table.properties().clone();
+    lying.entries += 1;
+    let mut payload = Vec::new();
+    lying.encode_to(&mut payload);
+    let mut bytes = clean[..footer.properties.offset as usize].to_vec();
+    let size = format::seal_block(&payload, false, &mut Vec::new(), &mut bytes);
+    let footer = Footer {
+        properties: format::BlockHandle {
+            offset: footer.properties.offset,
+            size: size as u32,
+        },
+        ..footer
+    };
+    bytes.extend_from_slice(&footer.encode());
+    let table = open_bytes(bytes).unwrap();
+    assert_eq!(table.properties().entries, entries.len() as u64 + 1);
+    let err = table.verify().unwrap_err();
+    assert!(err.to_string().contains("entries differs"), "{err}");
+}
+
+/// Goal: arbitrary damage never panics the reader. Method: random byte
+/// changes (several at once) and random cuts of a valid table, then open,
+/// gets, scans and verify.
+#[test]
+fn mangled_tables_never_panic() {
+    let entries = small_entries();
+    let clean = table_bytes(
+        &entries,
+        TableOptions {
+            block_size: 512,
+            ..TableOptions::default()
+        },
+    );
+    let mut rng = StdRng::seed_from_u64(0xdead);
+    for _ in 0..2000 {
+        let mut bytes = clean.clone();
+        for _ in 0..rng.gen_range(1..8) {
+            let at = rng.gen_range(0..bytes.len());
+            bytes[at] = rng.gen();
+        }
+        if rng.gen_bool(0.1) {
+            bytes.truncate(rng.gen_range(0..bytes.len()));
+        }
+        if let Ok(table) = open_bytes(bytes) {
+            let _ = table.verify();
+            read_everything(&table, &entries);
+        }
+    }
+}
+
+/// Not a benchmark (this is a debug build): prints rough costs so large
+/// regressions are visible in test output. Asserts only the results.
+#[test]
+fn lookup_and_scan_costs() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries: Vec<Entry> = (0..100_000)
+        .map(|i| {
+            (
+                format!("user{:012}", i * 7).into_bytes(),
+                1,
+                ValueKind::Value,
+                vec![b'v'; 100],
+            )
+        })
+        .collect();
+    let path = dir.path().join("t.sst");
+    write_table(&path, &entries, options(Compression::None));
+    let table = open(&path, &Arc::new(BlockCache::new(64 << 20))).unwrap();
+    let mut rng = StdRng::seed_from_u64(9);
+    let probes: Vec<(Vec<u8>, u64)> = (0..100_000)
+        .map(|_| {
+            let key = format!("user{:012}", rng.gen_range(0..100_000) * 7).into_bytes();
+            let hash = key_hash(&key);
+            (key, hash)
+        })
+        .collect();
+    let start = Instant::now();
+    for (key, hash) in &probes {
+        table.get(key, *hash, MAX_SEQNO).unwrap().unwrap();
+    }
+    let cold_ns = start.elapsed().as_nanos() / probes.len() as u128;
+    let start = Instant::now();
+    for (key, hash) in &probes {
+        assert!(table.get(key, *hash, MAX_SEQNO).unwrap().is_some());
+    }
+    let get_ns = start.elapsed().as_nanos() / probes.len() as u128;
+    let start = Instant::now();
+    let mut iter = table.iter();
+    iter.seek(b"user000000070000", MAX_SEQNO).unwrap();
+    let mut scanned = 0;
+    while iter.valid() && scanned < 10_000 {
+        scanned += 1;
+        iter.next().unwrap();
+    }
+    let scan_us = start.elapsed().as_micros();
+    assert_eq!(scanned, 10_000);
+    let start = Instant::now();
+    iter.seek_for_prev(b"user000000140000", MAX_SEQNO).unwrap();
+    let mut reversed = 0;
+    while iter.valid() && reversed < 10_000 {
+        reversed += 1;
+        iter.prev().unwrap();
+    }
+    let reverse_us = start.elapsed().as_micros();
+    assert_eq!(reversed, 10_000);
+    let hot: Vec<(Vec<u8>, u64)> = probes
+        .iter()
+        .take(500)
+        .cloned()
+        .cycle()
+        .take(probes.len())
+        .collect();
+    let start = Instant::now();
+    for (key, hash) in &hot {
+        assert!(table.get(key, *hash, MAX_SEQNO).unwrap().is_some());
+    }
+    let hot_ns = start.elapsed().as_nanos() / probes.len() as u128;
+    let start = Instant::now();
+    for (key, hash) in &probes {
+        let mut absent = key.clone();
+        absent.push(b'x');
+        assert!(table.get(&absent, hash ^ 1, MAX_SEQNO).unwrap().is_none());
+    }
+    let absent_ns = start.elapsed().as_nanos() / probes.len() as u128;
+    println!(
+        "get: {cold_ns} ns first pass (block reads), {get_ns} ns cached, {hot_ns} ns hot set, \
+         {absent_ns} ns absent; \
+         10k-entry scan: {scan_us} us forward, {reverse_us} us reverse; pinned {} bytes",
+        table.pinned_bytes()
+    );
+}
