@@ -7,13 +7,13 @@
 //! keys, point reads, `contains_key`, snapshots (several kept alive and
 //! checked again later, across flushes and reopens of the tree under them),
 //! range and prefix scans forward, backward and from both ends at once,
-//! `flush`, close and reopen, and `persist` followed by a simulated power
-//! loss — under several option sets (64 KiB memtables, LZ4 on and off,
-//! one or two compaction threads, tiny blocks, no bloom filter, the real
-//! file system). Each history is reproducible from the seed printed at its
-//! start (`FRACTIO_SEED=<seed>` replays it); a failure names the seed, the
-//! operation index and the last operations. `FRACTIO_SOAK=1` runs many
-//! more and longer histories.
+//! `flush`, close and reopen, the death of the process, and `persist`
+//! followed by a simulated power loss — under several option sets (64 KiB
+//! memtables, LZ4 on and off, one or two compaction threads, tiny blocks,
+//! no bloom filter, the real file system). Each history is reproducible
+//! from the seed printed at its start (`FRACTIO_SEED=<seed>` replays it); a
+//! failure names the seed, the operation index and the last operations.
+//! `FRACTIO_SOAK=1` runs many more and longer histories.
 
 use fractio::fs::{FileSystem, MemFs};
 use fractio::{Compression, Db, WriteBatch, MAX_KEY_LEN};
@@ -101,6 +101,7 @@ enum Op {
     DropSnapshot(usize),
     Flush,
     Reopen,
+    Kill,
     PowerLoss,
 }
 
@@ -202,8 +203,9 @@ impl Generator {
             900..=949 if snapshots > 0 => Op::CheckSnapshot(self.rng.gen_range(0..snapshots)),
             950..=969 if snapshots > 0 => Op::DropSnapshot(self.rng.gen_range(0..snapshots)),
             970..=984 => Op::Flush,
-            985..=994 => Op::Reopen,
-            995..=999 => Op::PowerLoss,
+            985..=991 => Op::Reopen,
+            992..=995 => Op::Kill,
+            996..=999 => Op::PowerLoss,
             _ => Op::Get(self.key()),
         }
     }
@@ -494,6 +496,18 @@ impl History {
                 self.open();
                 self.verify_all("after reopen");
             }
+            Op::Kill => {
+                // The process dies with the database open (a flush may be
+                // running): every acknowledged write must come back.
+                let Store::Mem(fs) = &self.store else {
+                    return;
+                };
+                let killed = fs.process_crash_clone();
+                self.close();
+                self.store = Store::Mem(killed);
+                self.open();
+                self.verify_all("after the process was killed");
+            }
             Op::PowerLoss => {
                 if let Err(e) = self.db().persist() {
                     self.fail(&format!("persist failed: {e}"));
@@ -659,9 +673,9 @@ fn run_config(config: Config, histories: usize, ops: usize) -> usize {
 
 fn budget() -> (usize, usize) {
     if std::env::var_os("FRACTIO_SOAK").is_some() {
-        (40, 6000)
+        (40, 10_000)
     } else {
-        (2, 1500)
+        (4, 3000)
     }
 }
 
