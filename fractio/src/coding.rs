@@ -220,7 +220,8 @@ mod tests {
             assert_eq!(out.len(), varint_len(value));
             assert_eq!(get_varint64(&out), Some((value, out.len())));
             let mut fixed = [0u8; 10];
-            assert_eq!(&fixed[..encode_varint64(&mut fixed, value)], &out[..]);
+            let used = encode_varint64(&mut fixed, value);
+            assert_eq!(&fixed[..used], &out[..]);
         }
     }
 

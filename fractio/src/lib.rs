@@ -25,7 +25,7 @@ pub use batch::WriteBatch;
 pub use db::snapshot::Snapshot;
 pub use db::{Db, DbBuilder, RecoveryReport};
 pub use error::{Error, Result};
+pub use iter::db_iter::Iter;
 pub use options::{Compression, Durability, Options, RecoveryMode, LEVELS};
 pub use slice::{Key, Slice, Value, INLINE_CAPACITY};
 pub use types::{SeqNo, ValueKind, MAX_KEY_LEN, MAX_VALUE_LEN};
-pub use iter::db_iter::Iter;

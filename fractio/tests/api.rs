@@ -8,7 +8,9 @@ fn small_db(dir: &std::path::Path) -> Db {
     Db::builder(dir).memtable_size(256 << 10).open().unwrap()
 }
 
-fn collect(iter: fractio::Iter) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn collect(
+    iter: impl Iterator<Item = fractio::Result<(fractio::Key, fractio::Value)>>,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
     iter.map(|item| {
         let (key, value) = item.unwrap();
         (key.to_vec(), value.to_vec())
@@ -109,11 +111,8 @@ fn ranges_prefixes_and_reverse() {
     // Both ends at once meet in the middle without repeating a key.
     let mut iter = db.prefix(b"key");
     let mut seen = Vec::new();
-    loop {
-        match iter.next() {
-            Some(item) => seen.push(item.unwrap().0.to_vec()),
-            None => break,
-        }
+    while let Some(item) = iter.next() {
+        seen.push(item.unwrap().0.to_vec());
         match iter.next_back() {
             Some(item) => seen.push(item.unwrap().0.to_vec()),
             None => break,

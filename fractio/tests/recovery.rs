@@ -64,13 +64,14 @@ fn a_damaged_middle_record_is_corruption_naming_file_and_offset() {
     write_log(dir.path(), 100);
     let segment = newest_segment(dir.path());
     let mut bytes = std::fs::read(&segment).unwrap();
-    bytes[30] ^= 0x10; // inside the second record (records are ~40 bytes)
+    // Records of `key000i` -> `valuei` take 36 bytes: damage the second.
+    bytes[50] ^= 0x10;
     std::fs::write(&segment, &bytes).unwrap();
 
     match Db::open(dir.path()) {
         Err(Error::Corruption { file, offset, .. }) => {
             assert_eq!(file, segment);
-            assert!(offset > 0 && offset <= 30, "offset {offset}");
+            assert_eq!(offset, 36);
         }
         Err(other) => panic!("expected corruption, got {other}"),
         Ok(_) => panic!("expected corruption, the database opened"),
@@ -88,6 +89,7 @@ fn a_damaged_middle_record_is_corruption_naming_file_and_offset() {
         .unwrap();
     assert!(db.recovery_report().salvaged.is_some());
     assert_eq!(db.get("key0000").unwrap().unwrap(), b"value0");
+    assert_eq!(db.get("key0001").unwrap(), None);
     assert_eq!(db.get("key0050").unwrap(), None);
 }
 

@@ -79,8 +79,10 @@ fn flush_oldest(inner: &Arc<DbInner>) -> Result<()> {
 
     let mut versions = inner.versions.lock();
     // The next memtable's segments are still needed: the log number moves
-    // to the first of them.
+    // to the first of them. Read under the commit lock, where rotations
+    // happen, so the sealed list and the active memtable agree.
     let log_number = {
+        let state = inner.write.lock();
         let current = inner.super_version.load();
         let position = current
             .sealed
@@ -90,7 +92,7 @@ fn flush_oldest(inner: &Arc<DbInner>) -> Result<()> {
         if position > 0 {
             current.sealed[position - 1].first_segment
         } else {
-            inner.write.lock().active_first_segment
+            state.active_first_segment
         }
     };
     let edit = VersionEdit {

@@ -125,6 +125,7 @@ pub(crate) struct BackgroundState {
 
 /// Cumulative counters, updated by background work.
 #[derive(Default)]
+#[allow(dead_code)] // the compaction fields are read by the stats of the compaction work
 pub(crate) struct Counters {
     pub(crate) flushes: AtomicU64,
     pub(crate) flush_bytes: AtomicU64,
@@ -598,7 +599,8 @@ impl DbInner {
             }
             self.wake_background();
             let mut state = self.write.lock();
-            self.write_room.wait_for(&mut state, Duration::from_millis(20));
+            self.write_room
+                .wait_for(&mut state, Duration::from_millis(20));
         }
     }
 }

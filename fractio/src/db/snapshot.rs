@@ -25,8 +25,8 @@ pub(crate) struct SnapshotList {
 
 impl SnapshotList {
     /// Registers a snapshot at `current()`, read under the list's lock so
-    /// that a concurrent [`SnapshotList::oldest_or`] sees either the
-    /// registration or a sequence number no newer than the snapshot's.
+    /// that a concurrent [`SnapshotList::sequence_numbers_and`] sees either
+    /// the registration or a sequence number no newer than the snapshot's.
     fn register(&self, current: impl FnOnce() -> SeqNo) -> SeqNo {
         let mut live = self.live.lock();
         let seq = current();
@@ -51,13 +51,6 @@ impl SnapshotList {
         let live = self.live.lock();
         also();
         live.keys().copied().collect()
-    }
-
-    /// The oldest live snapshot's sequence number, or `current()` (read
-    /// under the lock) when there is none.
-    pub(crate) fn oldest_or(&self, current: impl FnOnce() -> SeqNo) -> SeqNo {
-        let live = self.live.lock();
-        live.keys().next().copied().unwrap_or_else(current)
     }
 }
 

@@ -63,10 +63,10 @@ impl FileSystem for StdFs {
             .write(true)
             .create_new(true)
             .open(path)?;
+        // Nothing is synced here: a segment's size and allocation become
+        // durable with its first `sync` (msync has fdatasync's semantics),
+        // and its directory entry is synced by the log before that.
         allocate(&file, capacity)?;
-        // The allocation changed the file's metadata: make it durable once
-        // here so that later `msync`s only need to write data pages.
-        file.sync_all()?;
         let map = memmap2::MmapOptions::new()
             .len(capacity as usize)
             .map_raw(&file)?;
@@ -74,6 +74,8 @@ impl FileSystem for StdFs {
             map,
             capacity,
             synced: AtomicU64::new(0),
+            released: AtomicU64::new(0),
+            page: page_size(),
             _file: file,
         }))
     }
@@ -115,6 +117,16 @@ impl FileSystem for StdFs {
         // the same file, even in this process, conflicts. The lock goes when
         // the file is closed.
         Ok(Box::new(StdLock { _file: file }))
+    }
+}
+
+fn page_size() -> u64 {
+    // SAFETY: `sysconf` has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 {
+        size as u64
+    } else {
+        4096
     }
 }
 
@@ -165,8 +177,18 @@ struct MappedLog {
     capacity: u64,
     /// Bytes `[0, synced)` have been made durable.
     synced: AtomicU64,
+    /// Pages below this offset were released from the process's resident
+    /// set (the data stays in the page cache and the file).
+    released: AtomicU64,
+    /// The system's page size: `madvise` ranges start on page boundaries.
+    page: u64,
     _file: File,
 }
+
+/// How far behind the write position written pages are dropped from the
+/// process's resident set, so a segment being written costs at most this
+/// much resident memory instead of its whole capacity.
+const RELEASE_LAG: u64 = 4 << 20;
 
 impl LogFile for MappedLog {
     fn capacity(&self) -> u64 {
@@ -192,6 +214,24 @@ impl LogFile for MappedLog {
                 self.map.as_mut_ptr().add(offset as usize),
                 data.len(),
             );
+        }
+        // Writes are serialised (see the trait), so a plain load and store
+        // of `released` suffice.
+        let released = self.released.load(Ordering::Relaxed);
+        if end - released >= 2 * RELEASE_LAG {
+            let upto = (end - RELEASE_LAG) / self.page * self.page;
+            // SAFETY: the range lies inside the mapping; for a shared file
+            // mapping MADV_DONTNEED only drops the process's page-table
+            // entries: the written bytes stay in the page cache and reach
+            // the file, and a later access maps them in again.
+            unsafe {
+                libc::madvise(
+                    self.map.as_mut_ptr().add(released as usize).cast(),
+                    (upto - released) as usize,
+                    libc::MADV_DONTNEED,
+                );
+            }
+            self.released.store(upto, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -233,6 +273,25 @@ mod tests {
         assert_eq!(bytes.len(), 8192);
         assert_eq!(&bytes[..11], b"hello world");
         assert!(bytes[11..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn bytes_written_long_ago_survive_being_released_from_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.log");
+        let capacity = 3 * RELEASE_LAG + 12345;
+        let log = StdFs.create_log(&path, capacity).unwrap();
+        let chunk: Vec<u8> = (0..100_003u32).map(|i| (i % 251) as u8).collect();
+        let mut offset = 0;
+        while offset + chunk.len() as u64 <= capacity {
+            log.write_at(offset, &chunk).unwrap();
+            offset += chunk.len() as u64;
+        }
+        drop(log);
+        let bytes = StdFs.read_all(&path).unwrap();
+        for (i, piece) in bytes[..offset as usize].chunks(chunk.len()).enumerate() {
+            assert_eq!(piece, &chunk[..], "chunk {i}");
+        }
     }
 
     #[test]

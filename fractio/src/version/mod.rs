@@ -89,8 +89,7 @@ impl Version {
     }
 
     fn sort(&mut self) {
-        self.levels[0]
-            .sort_by(|a, b| (b.meta.largest_seq, b.meta.id).cmp(&(a.meta.largest_seq, a.meta.id)));
+        self.levels[0].sort_by_key(|t| std::cmp::Reverse((t.meta.largest_seq, t.meta.id)));
         for level in &mut self.levels[1..] {
             level.sort_by(|a, b| a.meta.smallest_key.cmp(&b.meta.smallest_key));
         }

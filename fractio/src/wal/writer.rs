@@ -13,7 +13,7 @@ use crate::types::SeqNo;
 use parking_lot::Mutex;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// One open log segment.
@@ -27,6 +27,11 @@ pub struct Segment {
     synced: AtomicU64,
     /// Serialises syncs of this segment.
     sync_lock: Mutex<()>,
+    /// Whether the segment's directory entry is durable; made so by the
+    /// first sync, so a segment that is never synced costs no directory sync.
+    dir_synced: AtomicBool,
+    fs: Arc<dyn FileSystem>,
+    dir: PathBuf,
 }
 
 impl Segment {
@@ -39,6 +44,10 @@ impl Segment {
         let _turn = self.sync_lock.lock();
         if self.synced.load(Ordering::Acquire) >= end {
             return Ok(()); // a concurrent caller's sync covered us
+        }
+        if !self.dir_synced.load(Ordering::Acquire) {
+            self.fs.sync_dir(&self.dir)?;
+            self.dir_synced.store(true, Ordering::Release);
         }
         let upto = self.written.load(Ordering::Acquire);
         debug_assert!(upto >= end);
@@ -85,7 +94,7 @@ impl WalWriter {
         id: u64,
         capacity: u64,
     ) -> io::Result<WalWriter> {
-        let segment = create_segment(&*fs, dir, id, capacity)?;
+        let segment = create_segment(&fs, dir, id, capacity)?;
         Ok(WalWriter {
             fs,
             dir: dir.to_path_buf(),
@@ -158,7 +167,7 @@ impl WalWriter {
         if sync_old {
             self.segment.sync_all()?;
         }
-        let segment = create_segment(&*self.fs, &self.dir, id, capacity)?;
+        let segment = create_segment(&self.fs, &self.dir, id, capacity)?;
         self.offset = 0;
         self.capacity = capacity;
         Ok(std::mem::replace(&mut self.segment, segment))
@@ -171,18 +180,20 @@ pub fn record_len(entries_len: usize) -> u64 {
 }
 
 fn create_segment(
-    fs: &dyn FileSystem,
+    fs: &Arc<dyn FileSystem>,
     dir: &Path,
     id: u64,
     capacity: u64,
 ) -> io::Result<Arc<Segment>> {
     let file = fs.create_log(&dir.join(segment_name(id)), capacity)?;
-    fs.sync_dir(dir)?;
     Ok(Arc::new(Segment {
         id,
         file,
         written: AtomicU64::new(0),
         synced: AtomicU64::new(0),
         sync_lock: Mutex::new(()),
+        dir_synced: AtomicBool::new(false),
+        fs: fs.clone(),
+        dir: dir.to_path_buf(),
     }))
 }
