@@ -203,101 +203,105 @@ struct Tally {
 
 /// Checks a database opened on damaged files against the oracle: every
 /// answer is right or a corruption naming `damaged`. Returns whether some
-/// read reported the corruption.
-fn check_reads(db: &Db, expected: &Map, damaged: &Path, context: &str) -> bool {
+/// read reported the corruption, or what was wrong.
+fn check_reads(db: &Db, expected: &Map, damaged: &Path, context: &str) -> Result<bool, String> {
     let mut reported = false;
     let corruption = |error: Error, what: &str| match error {
-        Error::Corruption { ref file, .. } if file == damaged => true,
-        other => panic!("{context}: {what} returned {other} (expected corruption of {damaged:?})"),
+        Error::Corruption { ref file, .. } if file == damaged => Ok(true),
+        other => Err(format!(
+            "{context}: {what} returned {other} (expected corruption of {damaged:?})"
+        )),
     };
     let mut next = expected.iter();
     for item in db.iter() {
         match item {
-            Ok((key, value)) => {
-                let (k, v) = next
-                    .next()
-                    .unwrap_or_else(|| panic!("{context}: the scan yielded an extra key"));
-                assert_eq!(
-                    key.as_ref(),
-                    k.as_slice(),
-                    "{context}: the scan skipped or invented a key"
-                );
-                assert_eq!(
-                    value.as_ref(),
-                    v.as_slice(),
-                    "{context}: wrong value in a scan"
-                );
-            }
+            Ok((key, value)) => match next.next() {
+                None => return Err(format!("{context}: the scan yielded an extra key")),
+                Some((k, _)) if key.as_ref() != k.as_slice() => {
+                    return Err(format!("{context}: the scan skipped or invented a key"))
+                }
+                Some((_, v)) if value.as_ref() != v.as_slice() => {
+                    return Err(format!("{context}: wrong value in a scan"))
+                }
+                Some(_) => {}
+            },
             Err(error) => {
-                reported = corruption(error, "the scan");
+                reported = corruption(error, "the scan")?;
                 break;
             }
         }
     }
-    if !reported {
-        assert!(
-            next.next().is_none(),
-            "{context}: the scan ended early without an error"
-        );
+    if !reported && next.next().is_some() {
+        return Err(format!("{context}: the scan ended early without an error"));
     }
     for i in 0..2000 {
         let key = format!("key{i:05}").into_bytes();
         match db.get(&key) {
-            Ok(value) => assert_eq!(
-                value.as_deref(),
-                expected.get(&key).map(Vec::as_slice),
-                "{context}: get {}",
-                String::from_utf8_lossy(&key)
-            ),
-            Err(error) => reported |= corruption(error, "a get"),
+            Ok(value) if value.as_deref() == expected.get(&key).map(Vec::as_slice) => {}
+            Ok(_) => {
+                return Err(format!(
+                    "{context}: wrong answer to get {}",
+                    String::from_utf8_lossy(&key)
+                ))
+            }
+            Err(error) => reported |= corruption(error, "a get")?,
         }
     }
-    reported
+    Ok(reported)
 }
 
 /// Damages `target` in a copy of `golden` and checks the outcome.
-fn trial(golden: &MemFs, writes: &Writes, target: &Path, damage: Damage, tally: &mut Tally) {
+fn trial(
+    golden: &MemFs,
+    writes: &Writes,
+    target: &Path,
+    damage: Damage,
+    tally: &mut Tally,
+) -> Result<(), String> {
     let fs = golden.process_crash_clone();
     fs.edit_file(target, |bytes| damage.apply(bytes)).unwrap();
     let context = format!("{} damaged by {damage:?}", target.display());
     tally.tried += 1;
-    let expected = &writes.last;
     let db = match open(&fs) {
         Ok(db) => db,
-        Err(Error::Corruption { file, .. }) => {
-            assert_eq!(file, target, "{context}: the corruption names another file");
+        Err(Error::Corruption { file, .. }) if file == target => {
             tally.refused += 1;
             // A failed open changes nothing: it fails the same way again.
-            assert!(
-                matches!(open(&fs), Err(Error::Corruption { file, .. }) if file == target),
-                "{context}: the second open did not fail the same way"
-            );
-            return;
+            return match open(&fs) {
+                Err(Error::Corruption { file, .. }) if file == target => Ok(()),
+                _ => Err(format!(
+                    "{context}: the second open did not fail the same way"
+                )),
+            };
         }
-        Err(other) => panic!("{context}: open failed with {other}, not corruption"),
+        Err(other) => return Err(format!("{context}: open failed with {other}")),
     };
     let is_log = target.extension().is_some_and(|e| e == "log");
     if let (true, Some((file, _, _))) = (is_log, &db.recovery_report().torn_tail) {
-        // The damage was taken for a torn last write: what was recovered must
-        // be a prefix of the commit order ending at most at the damage.
-        assert_eq!(file, target, "{context}: the torn tail names another file");
+        // The damage was taken for a torn last write: that is only right if
+        // it hit the newest record, and what was recovered must be a prefix
+        // of the commit order.
+        if file != target {
+            return Err(format!("{context}: reported as a torn tail of {file:?}"));
+        }
         let found: Map = db
             .iter()
             .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())))
             .collect::<fractio::Result<_>>()
-            .unwrap_or_else(|e| panic!("{context}: scan failed: {e}"));
+            .map_err(|e| format!("{context}: scan failed: {e}"))?;
         let prefix = writes
             .prefix_equal_to(&found)
-            .unwrap_or_else(|| panic!("{context}: the recovered state is no prefix"));
-        check_reads(&db, &prefix, target, &context);
+            .ok_or_else(|| format!("{context}: the recovered state is no prefix"))?;
+        check_reads(&db, &prefix, target, &context)?;
         tally.torn_tails += 1;
-        return;
+        return Ok(());
     }
-    if check_reads(&db, expected, target, &context) {
+    if check_reads(&db, &writes.last, target, &context)? {
         tally.read_errors += 1;
     } else {
         tally.harmless += 1;
     }
+    Ok(())
 }
 
 fn files_of(fs: &MemFs, pick: impl Fn(&str) -> bool) -> Vec<PathBuf> {
@@ -319,7 +323,10 @@ fn run_trials(test: &str, pick: impl Fn(&str) -> bool) -> Tally {
     let (golden, writes) = build(&mut rng);
     // The undamaged copy opens with exactly the data.
     let db = open(&golden.process_crash_clone()).unwrap();
-    assert!(!check_reads(&db, &writes.last, Path::new("-"), "undamaged"));
+    assert_eq!(
+        check_reads(&db, &writes.last, Path::new("-"), "undamaged"),
+        Ok(false)
+    );
     drop(db);
     let targets = files_of(&golden, pick);
     assert!(!targets.is_empty(), "{test}: no file to damage");
@@ -330,16 +337,8 @@ fn run_trials(test: &str, pick: impl Fn(&str) -> bool) -> Tally {
         let (len, used) = used_len(&golden, target);
         let damage = Damage::random(&mut rng, len, used);
         // Every damage is tried; the failures are listed together at the end.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            trial(&golden, &writes, target, damage, &mut tally)
-        }));
-        if let Err(panic) = outcome {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            failures.push(message.lines().next().unwrap_or_default().to_owned());
+        if let Err(failure) = trial(&golden, &writes, target, damage, &mut tally) {
+            failures.push(failure);
         }
     }
     println!("{test}: {} files ({targets:?}): {tally:?}", tally.tried);
@@ -444,12 +443,10 @@ fn regression_a_manifest_missing_its_last_edits_is_not_silent() {
             Err(Error::Corruption { .. }) => {}
             Err(other) => panic!("manifest cut at {cut}: open failed with {other}"),
             Ok(db) => {
-                check_reads(
-                    &db,
-                    &writes.last,
-                    &manifest,
-                    &format!("manifest cut at {cut}"),
-                );
+                let context = format!("manifest cut at {cut}");
+                if let Err(failure) = check_reads(&db, &writes.last, &manifest, &context) {
+                    panic!("{failure}");
+                }
             }
         }
     }
