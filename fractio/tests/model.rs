@@ -26,6 +26,9 @@ use std::sync::Arc;
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
+/// Entries in key order, as a scan returns them.
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// One option set the histories run under.
 #[derive(Debug, Clone, Copy)]
 struct Config {
@@ -213,11 +216,7 @@ impl Generator {
 
 /// The keys of `map` within the bounds, in order (empty for inverted
 /// bounds, where `BTreeMap::range` would panic).
-fn oracle_range(
-    map: &Map,
-    lower: &Bound<Vec<u8>>,
-    upper: &Bound<Vec<u8>>,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn oracle_range(map: &Map, lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> Entries {
     let above = |k: &[u8]| match lower {
         Bound::Unbounded => true,
         Bound::Included(l) => k >= l.as_slice(),
@@ -235,7 +234,7 @@ fn oracle_range(
 }
 
 /// Runs `iter` in `direction` and returns the entries in key order.
-fn drain(mut iter: fractio::Iter, direction: Direction) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+fn drain(mut iter: fractio::Iter, direction: Direction) -> Result<Entries, String> {
     let own = |item: fractio::Result<(fractio::Key, fractio::Value)>| {
         item.map(|(k, v)| (k.to_vec(), v.to_vec()))
             .map_err(|e| e.to_string())

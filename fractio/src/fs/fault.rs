@@ -239,7 +239,9 @@ struct Rule {
 impl Rule {
     /// Whether this rule fails the operation; counts the match.
     fn fires(&mut self, op: Op, path: &Path) -> bool {
-        if self.fault.op.is_some_and(|o| o != op) || self.fault.paths.as_ref().is_some_and(|p| !p(path)) {
+        if self.fault.op.is_some_and(|o| o != op)
+            || self.fault.paths.as_ref().is_some_and(|p| !p(path))
+        {
             return false;
         }
         if self.fault.limit.is_some_and(|limit| self.fired >= limit) {
