@@ -23,6 +23,7 @@ pub mod wal;
 
 pub use batch::WriteBatch;
 pub use db::snapshot::Snapshot;
+pub use db::stats::{LevelStats, Stats};
 pub use db::{Db, DbBuilder, RecoveryReport};
 pub use error::{Error, Result};
 pub use iter::db_iter::Iter;

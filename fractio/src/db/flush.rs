@@ -8,14 +8,13 @@
 //! open) and the log intact; a crash after it leaves obsolete segments
 //! (likewise deleted).
 
-use super::open::{open_table, table_name};
+use super::open::open_table;
 use super::{DbInner, SuperVersion};
+use crate::compaction::output::{OutputWriter, VersionFilter};
 use crate::compaction::retention::Retention;
 use crate::fs::FileSystem;
 use crate::iter::InternalIterator;
 use crate::options::Options;
-use crate::table::{TableBuilder, TableOptions};
-use crate::types::{SeqNo, ValueKind};
 use crate::version::edit::{TableMeta, VersionEdit};
 use crate::Result;
 use std::path::Path;
@@ -125,10 +124,16 @@ fn flush_oldest(inner: &Arc<DbInner>) -> Result<()> {
             version,
             active_sealed_at: current.active_sealed_at.clone(),
         }));
+        // Compaction hook: the L0 count feeds backpressure.
+        inner
+            .compaction
+            .note(&inner.super_version.load(), &inner.options);
         let split = state.segments.partition_point(|s| s.id < log_number);
         state.segments.drain(..split).collect::<Vec<_>>()
     };
     drop(versions);
+    // Compaction hook: a new L0 table may call for a compaction.
+    inner.wake_background();
     for segment in obsolete {
         let path = inner.dir.join(crate::wal::segment_name(segment.id));
         // A segment that cannot be deleted now is deleted at the next open.
@@ -152,60 +157,20 @@ pub(crate) fn write_table(
     retention: &Retention,
     bottom: bool,
 ) -> Result<Option<TableMeta>> {
-    let path = dir.join(table_name(id));
-    let file = fs.create_writable(&path)?;
-    let mut builder = TableBuilder::new(
-        file,
-        TableOptions {
-            block_size: options.block_size,
-            bloom_bits_per_key: options.bloom_bits_per_key,
-            compression: options.compression_for(level),
-        },
-    );
+    // One table, whatever its size: the id is handed out once.
+    let mut ids = std::iter::once(id);
+    let mut new_id = || ids.next().expect("a flush writes one table");
+    let mut writer = OutputWriter::new(fs, dir, options, level, u64::MAX, &mut new_id);
+    let mut filter = VersionFilter::new(retention);
     cursor.seek_to_first()?;
-    // Versions of a key arrive newest first; `newer` is the sequence
-    // number of the previous (newer) version of the same key, kept or not.
-    let mut previous_key: Vec<u8> = Vec::new();
-    let mut previous_seq: Option<SeqNo> = None;
     while cursor.valid() {
-        let key = cursor.key();
-        let seq = cursor.seq();
-        let kind = cursor.kind();
-        let newer = match previous_seq {
-            Some(newer) if key == previous_key.as_slice() => Some(newer),
-            _ => {
-                previous_key.clear();
-                previous_key.extend_from_slice(key);
-                None
-            }
-        };
-        let droppable_tombstone = bottom
-            && newer.is_none()
-            && kind == ValueKind::Tombstone
-            && !retention.keep_tombstone_at_bottom(seq);
-        if retention.keep(seq, newer) && !droppable_tombstone {
-            builder.add(key, seq, kind, cursor.value())?;
+        let (key, seq, kind) = (cursor.key(), cursor.seq(), cursor.kind());
+        if let Some(kept) = filter.keep(key, seq, kind, |_| bottom) {
+            writer.add(key, seq, kind, cursor.value(), kept)?;
         }
-        previous_seq = Some(seq);
         cursor.next()?;
     }
-    if builder.entries() == 0 {
-        drop(builder);
-        let _ = fs.remove_file(&path);
-        return Ok(None);
-    }
-    let properties = builder.finish()?;
-    fs.sync_dir(dir)?;
-    Ok(Some(TableMeta {
-        id,
-        file_size: properties.file_size,
-        smallest_key: properties.smallest_key,
-        largest_key: properties.largest_key,
-        smallest_seq: properties.smallest_seq,
-        largest_seq: properties.largest_seq,
-        entries: properties.entries,
-        tombstones: properties.tombstones,
-    }))
+    Ok(writer.finish()?.pop())
 }
 
 impl DbInner {

@@ -25,8 +25,12 @@
 
 mod flush;
 mod open;
+mod prefault;
 pub mod snapshot;
 mod super_version;
+// Compaction hooks: background compaction, `compact()`, `stats()`.
+mod compact;
+pub mod stats;
 
 use crate::batch::{check_entry, encoded_entry_len, EntryDecoder, WriteBatch};
 use crate::cache::BlockCache;
@@ -93,7 +97,11 @@ pub(crate) struct DbInner {
     pub(crate) background: Mutex<BackgroundState>,
     pub(crate) background_cv: Condvar,
     pub(crate) recovery: RecoveryReport,
+    /// The prefault thread's queue, until the thread takes it.
+    pub(crate) prefault_jobs: Mutex<Option<std::sync::mpsc::Receiver<prefault::Job>>>,
     pub(crate) counters: Counters,
+    /// Compaction hook: running compactions, backpressure inputs.
+    pub(crate) compaction: compact::Compactor,
     _lock: Box<dyn FileLock>,
 }
 
@@ -105,6 +113,8 @@ pub(crate) struct WriteState {
     pub(crate) active_first_segment: u64,
     /// Segments not yet deleted, oldest first.
     pub(crate) segments: Vec<Arc<Segment>>,
+    /// Keeps the memory of the next writes prepared.
+    pub(crate) ahead: prefault::Ahead,
 }
 
 pub(crate) struct VersionState {
@@ -125,7 +135,6 @@ pub(crate) struct BackgroundState {
 
 /// Cumulative counters, updated by background work.
 #[derive(Default)]
-#[allow(dead_code)] // the compaction fields are read by the stats of the compaction work
 pub(crate) struct Counters {
     pub(crate) flushes: AtomicU64,
     pub(crate) flush_bytes: AtomicU64,
@@ -202,10 +211,17 @@ impl DbBuilder {
                 .spawn(move || flush::run(&inner))
                 .map_err(Error::Io)?
         };
-        let handle = Handle {
+        let jobs = inner.prefault_jobs.lock().take().expect("taken once");
+        let prefaulter = std::thread::Builder::new()
+            .name("fractio-prefault".into())
+            .spawn(move || prefault::run(jobs))
+            .map_err(Error::Io)?;
+        let mut handle = Handle {
             inner,
-            threads: Mutex::new(vec![flusher]),
+            threads: Mutex::new(vec![flusher, prefaulter]),
         };
+        // Compaction hook: on an error the dropped handle joins what started.
+        compact::start(&handle.inner, handle.threads.get_mut())?;
         Ok(Db {
             handle: Arc::new(handle),
         })
@@ -296,6 +312,19 @@ impl Db {
         self.inner().flush_and_wait()
     }
 
+    /// Compacts everything down: flushes every memtable, merges each level
+    /// into the next down to the deepest level holding data (dropping every
+    /// version and tombstone no snapshot needs), and waits until done.
+    /// Automatic compaction pauses meanwhile; writes may go on.
+    pub fn compact(&self) -> Result<()> {
+        compact::compact_all(self.inner())
+    }
+
+    /// The tree's shape and the cumulative work of flushes and compactions.
+    pub fn stats(&self) -> stats::Stats {
+        self.inner().stats()
+    }
+
     /// What `open` found in the log.
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.inner().recovery
@@ -309,6 +338,7 @@ impl Db {
 
 impl Drop for Handle {
     fn drop(&mut self) {
+        self.inner.write.lock().ahead.stop();
         self.inner.background.lock().shutdown = true;
         self.inner.background_cv.notify_all();
         self.inner.write_room.notify_all();
@@ -427,6 +457,10 @@ impl DbInner {
         assert!(inserted, "memtable room was reserved");
         state.last_seq = seq;
         self.visible_seq.store(seq, Ordering::Release);
+        let WriteState {
+            ahead, active, wal, ..
+        } = &mut *state;
+        ahead.keep_ahead(active, wal.segment());
         drop(state);
         if self.options.durability == Durability::Sync {
             appended
@@ -468,6 +502,10 @@ impl DbInner {
         }
         state.last_seq = first + count as u64 - 1;
         self.visible_seq.store(state.last_seq, Ordering::Release);
+        let WriteState {
+            ahead, active, wal, ..
+        } = &mut *state;
+        ahead.keep_ahead(active, wal.segment());
         drop(state);
         if self.options.durability == Durability::Sync {
             appended
@@ -490,6 +528,11 @@ impl DbInner {
         entries_len: usize,
         seal: bool,
     ) -> Result<()> {
+        // Compaction hook: backpressure, one relaxed load unless L0 or the
+        // sealed memtables pile up.
+        if self.compaction.throttled() && !seal {
+            self.throttle_write(state, entries_len)?;
+        }
         let memtable_full =
             seal || state.active.memory_used() + mem_needed > state.active.capacity();
         if !memtable_full && !state.wal.needs_roll(entries_len) {
@@ -511,7 +554,9 @@ impl DbInner {
             .map_err(|e| self.fail_writes("log segment creation", e))?;
         let segment = state.wal.segment().clone();
         state.segments.push(segment);
+        state.ahead.new_segment();
         if memtable_full {
+            state.ahead.new_memtable();
             let memtable = Arc::new(Memtable::new(
                 self.options.memtable_size.max(mem_needed + 4096),
             ));
@@ -533,6 +578,9 @@ impl DbInner {
                 version: current.version.clone(),
                 active_sealed_at: Arc::new(AtomicU64::new(SeqNo::MAX)),
             }));
+            // Compaction hook: the sealed count feeds backpressure.
+            self.compaction
+                .note(&self.super_version.load(), &self.options);
             self.wake_background();
         }
         Ok(())
@@ -616,9 +664,9 @@ fn check_key(key: &[u8]) -> Result<()> {
     Ok(())
 }
 
-#[allow(dead_code)]
-fn _assert_send_sync() {
+/// `Db` and `Snapshot` can be shared between threads.
+const _: fn() = || {
     fn check<T: Send + Sync>() {}
     check::<Db>();
     check::<Snapshot>();
-}
+};

@@ -15,7 +15,7 @@ use crate::compaction::retention::Retention;
 use crate::fs::FileSystem;
 use crate::memtable::Memtable;
 use crate::options::{Options, RecoveryMode};
-use crate::table::Table;
+use crate::table::{table_file_name, Table};
 use crate::types::SeqNo;
 use crate::version::edit::{TableMeta, VersionEdit};
 use crate::version::manifest::{self, ManifestWriter};
@@ -117,6 +117,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
 
     let version = Arc::new(version);
     let active = Arc::new(Memtable::new(options.memtable_size));
+    let (prefault_sender, prefault_jobs) = std::sync::mpsc::channel();
     let segment = wal.segment().clone();
     let super_version = SuperVersion {
         active: active.clone(),
@@ -136,6 +137,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
             active,
             active_first_segment: segment_id,
             segments: vec![segment],
+            ahead: super::prefault::Ahead::new(prefault_sender),
         }),
         write_room: Condvar::new(),
         versions: Mutex::new(VersionState {
@@ -150,7 +152,9 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
         background: Mutex::new(BackgroundState::default()),
         background_cv: Condvar::new(),
         recovery: report,
+        prefault_jobs: Mutex::new(Some(prefault_jobs)),
         counters: Counters::default(),
+        compaction: Default::default(),
         options,
         _lock: lock,
     })
@@ -195,7 +199,7 @@ pub(crate) fn open_table(
     meta: &TableMeta,
     cache: &Arc<BlockCache>,
 ) -> Result<Arc<Table>> {
-    let path = dir.join(table_name(meta.id));
+    let path = dir.join(table_file_name(meta.id));
     let file = fs.open_random(&path).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
             Error::corruption(&path, 0, "table named by the manifest is missing")
@@ -204,11 +208,6 @@ pub(crate) fn open_table(
         }
     })?;
     Ok(Arc::new(Table::open(file, path, meta.id, cache.clone())?))
-}
-
-/// The file name of table `id`.
-pub(crate) fn table_name(id: u64) -> String {
-    format!("{id:06}.sst")
 }
 
 fn file_number(name: &str) -> Option<u64> {

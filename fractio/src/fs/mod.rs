@@ -88,6 +88,10 @@ pub trait LogFile: Send + Sync {
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;
     /// Makes the bytes `[0, upto)` survive a power loss.
     fn sync(&self, upto: u64) -> io::Result<()>;
+    /// Prepares bytes `[from, to)` for writing ahead of time (e.g. faults
+    /// the pages of a mapping in), from a background thread, so appends do
+    /// not stop for it. Only a hint; bytes already written are untouched.
+    fn prefault(&self, _from: u64, _to: u64) {}
 }
 
 /// A held directory lock; dropping it releases the lock.

@@ -3,7 +3,9 @@
 //!
 //! The block is an anonymous memory mapping, so the operating system backs a
 //! page with memory only when it is first written: an arena reserved for
-//! 64 MiB that holds 1 MiB of entries costs about 1 MiB of RSS.
+//! 64 MiB that holds 1 MiB of entries costs about 1 MiB of RSS. On Linux the
+//! mapping asks for transparent huge pages: a search through a large arena
+//! then misses the TLB far less often, and RSS grows in steps of up to 2 MiB.
 //!
 //! Thread-safety: [`Arena::alloc`] may be called from any number of threads
 //! at once; it costs one atomic `fetch_add`. Every allocation is a disjoint
@@ -22,12 +24,17 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use memmap2::{MmapMut, MmapRaw};
 
-/// Alignment of every allocation: enough for the `u64` at the start of a
-/// node and for the `AtomicU32` tower after it.
-pub(crate) const ALIGN: usize = 8;
+/// Alignment of every allocation: enough for the `AtomicU32`s of a node's
+/// tower. (The `u64`s of a node's header are read unaligned, which costs
+/// nothing on x86-64 and AArch64 and saves padding in every node.)
+pub(crate) const ALIGN: usize = 4;
 
 /// The largest arena: offsets must fit in a `u32`.
 pub(crate) const MAX_CAPACITY: usize = u32::MAX as usize & !(ALIGN - 1);
+
+/// `madvise` advice (Linux 5.14+): fault the range in, writable.
+#[cfg(target_os = "linux")]
+pub(crate) const MADV_POPULATE_WRITE: libc::c_int = 23;
 
 /// Keeps a value on its own cache line, so that writers bumping one counter
 /// do not evict the line readers load for other fields.
@@ -58,6 +65,10 @@ impl Arena {
         let capacity = capacity.next_multiple_of(ALIGN).max(ALIGN);
         let map = MmapMut::map_anon(capacity)
             .unwrap_or_else(|e| panic!("cannot map a {capacity}-byte memtable arena: {e}"));
+        // Huge pages cut the TLB misses of a descent through a large arena.
+        // Only a hint: without it (or off Linux) the arena works the same.
+        #[cfg(target_os = "linux")]
+        let _ = map.advise(memmap2::Advice::HugePage);
         Arena {
             map: MmapRaw::from(map),
             capacity,
@@ -85,7 +96,7 @@ impl Arena {
         debug_assert!(size % ALIGN == 0 && size > 0);
         // A plain load first: a single thread that meets a full arena leaves
         // the bump pointer alone, so a later, smaller entry may still fit.
-        if self.used.0.load(Ordering::Relaxed) + size > self.capacity {
+        if self.used.0.load(Ordering::Relaxed).saturating_add(size) > self.capacity {
             return None;
         }
         // Relaxed is enough: the range is ours alone, and its contents are
@@ -96,6 +107,36 @@ impl Arena {
             Some(end) if end <= self.capacity => Some(start as u32),
             _ => None,
         }
+    }
+
+    /// Asks the system to back `[from, to)` with memory now (zeroed,
+    /// writable), so the inserts that will use it do not stop for page
+    /// faults. Meant for a background thread; bytes already written are
+    /// left as they are. Only a hint: errors (an old kernel) are ignored.
+    pub(crate) fn populate(&self, from: usize, to: usize) {
+        let page = 4096;
+        let from = from / page * page;
+        let to = to.min(self.capacity);
+        if from >= to {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        // SAFETY: `[from, to)` lies inside the mapping, which lives as long
+        // as `self`; MADV_POPULATE_WRITE only faults pages in (as a write
+        // of nothing would) and never changes bytes already there.
+        unsafe {
+            libc::madvise(
+                self.map.as_mut_ptr().add(from).cast(),
+                to - from,
+                MADV_POPULATE_WRITE,
+            );
+        }
+    }
+
+    /// The start of the mapping (for prefetch hints).
+    #[inline]
+    pub(crate) fn base(&self) -> *const u8 {
+        self.map.as_ptr()
     }
 
     /// The address of `offset`.
@@ -113,24 +154,25 @@ impl Arena {
     /// Reads the `u64` at `offset`.
     ///
     /// # Safety
-    /// `offset` is 8-aligned, `[offset, offset + 8)` lies in an allocation,
-    /// was written before, and the write happens-before this read.
+    /// `[offset, offset + 8)` lies in an allocation, was written before,
+    /// and the write happens-before this read.
     #[inline]
     pub(crate) unsafe fn read_u64(&self, offset: usize) -> u64 {
-        // SAFETY: in bounds and aligned per the contract; the value was
-        // initialised and is no longer written (happens-before).
-        unsafe { self.ptr(offset).cast::<u64>().read() }
+        // SAFETY: in bounds per the contract (an unaligned read needs no
+        // alignment); the value was initialised and is no longer written
+        // (happens-before).
+        unsafe { self.ptr(offset).cast::<u64>().read_unaligned() }
     }
 
     /// Writes the `u64` at `offset`.
     ///
     /// # Safety
-    /// `offset` is 8-aligned, `[offset, offset + 8)` lies in an allocation
-    /// that the calling thread owns and has not published yet.
+    /// `[offset, offset + 8)` lies in an allocation that the calling thread
+    /// owns and has not published yet.
     #[inline]
     pub(crate) unsafe fn write_u64(&self, offset: usize, value: u64) {
-        // SAFETY: in bounds, aligned, and no other thread reads it yet.
-        unsafe { self.ptr(offset).cast::<u64>().write(value) }
+        // SAFETY: in bounds, and no other thread reads it yet.
+        unsafe { self.ptr(offset).cast::<u64>().write_unaligned(value) }
     }
 
     /// The atomic `u32` at `offset`.
@@ -180,12 +222,18 @@ mod tests {
     fn memtable_arena_hands_out_aligned_disjoint_ranges_until_full() {
         let arena = Arena::new(64);
         assert_eq!(arena.used(), ALIGN, "offset 0 is reserved");
-        assert_eq!(arena.alloc(16), Some(8));
-        assert_eq!(arena.alloc(48), None, "8 + 16 + 48 > 64");
-        assert_eq!(arena.used(), 24, "a refused allocation takes nothing");
-        assert_eq!(arena.alloc(40), Some(24));
+        assert_eq!(arena.alloc(16), Some(ALIGN as u32));
+        assert_eq!(arena.alloc(48), None, "ALIGN + 16 + 48 > 64");
+        assert_eq!(
+            arena.used(),
+            ALIGN + 16,
+            "a refused allocation takes nothing"
+        );
+        let rest = 64 - ALIGN - 16;
+        assert_eq!(arena.alloc(rest), Some(ALIGN as u32 + 16));
         assert_eq!(arena.used(), 64);
-        assert_eq!(arena.alloc(8), None);
+        assert_eq!(arena.alloc(ALIGN), None);
+        assert_eq!(arena.used(), 64);
     }
 
     #[test]

@@ -1,21 +1,23 @@
 //! The memtable: the in-memory write buffer, a concurrent skiplist of
 //! versions in one arena.
 //!
-//! [`Memtable`] owns a [`skiplist::SkipList`] whose nodes (header, tower,
-//! key and value inline) live in an [`arena::Arena`] of fixed capacity. An
-//! insert costs one atomic `fetch_add` for its memory and one CAS per tower
-//! level, and allocates nothing on the heap; a lookup is one descent. Entries
-//! are never removed: a full memtable is sealed, flushed and dropped whole.
+//! [`Memtable`] owns a [`skiplist::SkipList`] whose nodes (tower, header,
+//! key and value inline; layout in [`node`]) live in an [`arena::Arena`] of
+//! fixed capacity. An insert costs one atomic `fetch_add` for its memory and
+//! one CAS per tower level and allocates nothing on the heap; a lookup is
+//! one descent. Entries are never removed: a full memtable is sealed,
+//! flushed and dropped whole.
 //!
 //! Thread-safety: `Memtable` is `Send + Sync`. Any number of threads may
 //! insert while others call [`Memtable::get`] or move [`MemtableIter`]s; a
 //! reader sees each entry either completely or not at all.
 //!
-//! Invariants: `(key, seq)` pairs are unique (callers assign each write its
+//! Invariants: `(key, seq)` pairs are unique (callers give each write its
 //! own sequence number); entries are immutable once inserted; the arena is
-//! freed only when the last `Arc` (table or iterator) is dropped.
+//! freed only when the last `Arc` (table or cursor) is dropped.
 
 mod arena;
+mod node;
 mod skiplist;
 #[cfg(test)]
 mod tests;
@@ -25,7 +27,8 @@ use std::sync::Arc;
 use crate::iter::InternalIterator;
 use crate::types::{SeqNo, ValueKind};
 use crate::Result;
-use skiplist::{node_size, SkipList, MAX_HEIGHT, NULL};
+use node::{node_size, Nodes, MAX_HEIGHT, NULL};
+use skiplist::SkipList;
 
 /// A concurrent, insert-only, sorted map from `(user key, seq)` to
 /// `(kind, value)`, stored in a fixed-size arena.
@@ -35,9 +38,11 @@ pub struct Memtable {
 
 impl Memtable {
     /// An empty memtable whose arena can hold `capacity` bytes (raised to the
-    /// few dozen bytes its head node needs). The arena is an anonymous
-    /// mapping, so untouched pages cost no RSS. Panics when `capacity`
-    /// exceeds `u32::MAX` (nodes are addressed by `u32` offsets).
+    /// few dozen bytes its head node needs, rounded up to 4). The arena is an
+    /// anonymous mapping, so untouched pages cost no RSS (on Linux it asks
+    /// for transparent huge pages, so the granule is up to 2 MiB). Panics
+    /// when `capacity` exceeds `u32::MAX` (nodes are addressed by `u32`
+    /// offsets) or the system refuses the mapping.
     pub fn new(capacity: usize) -> Memtable {
         Memtable {
             list: SkipList::new(capacity),
@@ -46,11 +51,11 @@ impl Memtable {
 
     /// The size of the arena in bytes.
     pub fn capacity(&self) -> usize {
-        self.list.capacity()
+        self.nodes().capacity()
     }
 
-    /// Worst-case arena bytes one entry takes: node header, tallest tower,
-    /// key, value and alignment padding.
+    /// Worst-case arena bytes one entry takes: tallest tower, header, key,
+    /// value and alignment padding.
     pub fn entry_size(key_len: usize, value_len: usize) -> usize {
         node_size(MAX_HEIGHT, key_len, value_len)
     }
@@ -73,24 +78,29 @@ impl Memtable {
     #[inline]
     pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Option<(SeqNo, ValueKind, &[u8])> {
         let node = self.list.find_ge(key, snapshot);
-        if node == NULL || self.list.key(node) != key {
+        let nodes = self.nodes();
+        if node == NULL || nodes.key(node) != key {
             return None;
         }
-        Some((
-            self.list.seq(node),
-            self.list.kind(node),
-            self.list.value(node),
-        ))
+        Some((nodes.seq(node), nodes.kind(node), nodes.value(node)))
+    }
+
+    /// Backs arena bytes `[from, to)` with memory ahead of use, so inserts
+    /// do not stop for page faults. Meant to be called from a background
+    /// thread a little ahead of [`Memtable::memory_used`]; bytes already
+    /// written are untouched. Only a hint.
+    pub fn prefault(&self, from: usize, to: usize) {
+        self.nodes().populate(from, to);
     }
 
     /// Arena bytes used so far (including the head node).
     pub fn memory_used(&self) -> usize {
-        self.list.memory_used()
+        self.nodes().memory_used()
     }
 
     /// Whether no entry has been inserted.
     pub fn is_empty(&self) -> bool {
-        self.list.next(self.list.head(), 0) == NULL
+        self.nodes().next(self.list.head, 0) == NULL
     }
 
     /// A cursor over all versions in internal order. It holds the `Arc`, so
@@ -101,14 +111,18 @@ impl Memtable {
             node: NULL,
         }
     }
+
+    fn nodes(&self) -> &Nodes {
+        &self.list.nodes
+    }
 }
 
-/// A cursor over a [`Memtable`]'s versions. Entries inserted after the
-/// cursor was made may or may not be seen, but the order is always right.
-/// Never returns an error.
+/// A cursor over a [`Memtable`]'s versions. Entries inserted while it is in
+/// use may or may not be seen, but the order is always right. Never returns
+/// an error. Reading an entry while not `valid()` panics.
 pub struct MemtableIter {
     table: Arc<Memtable>,
-    /// The current node, NULL when not valid (never the head).
+    /// The current node; NULL when not valid, never the head.
     node: u32,
 }
 
@@ -117,13 +131,15 @@ impl MemtableIter {
         &self.table.list
     }
 
-    /// Moves to `node`, treating the head as "before the first entry".
+    /// The current node, checked: reading an invalid cursor is a bug.
+    fn current(&self) -> u32 {
+        assert!(self.valid(), "memtable cursor used while not valid");
+        self.node
+    }
+
+    /// Moves to `node`; the head means "before the first entry".
     fn set(&mut self, node: u32) {
-        self.node = if node == self.list().head() {
-            NULL
-        } else {
-            node
-        };
+        self.node = if node == self.list().head { NULL } else { node };
     }
 }
 
@@ -134,13 +150,12 @@ impl InternalIterator for MemtableIter {
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
-        self.node = self.list().next(self.list().head(), 0);
+        self.node = self.table.nodes().next(self.list().head, 0);
         Ok(())
     }
 
     fn seek_to_last(&mut self) -> Result<()> {
-        let (last, _) = self.list().descend(|_| true);
-        self.set(last);
+        self.set(self.list().find_last());
         Ok(())
     }
 
@@ -150,49 +165,40 @@ impl InternalIterator for MemtableIter {
     }
 
     fn seek_for_prev(&mut self, key: &[u8], seq: SeqNo) -> Result<()> {
-        let list = self.list();
-        let (last, _) = list.descend(|node| list.compare(node, key, seq).is_le());
-        self.set(last);
+        self.set(self.list().find_last_before(key, seq, true));
         Ok(())
     }
 
     #[inline]
     fn next(&mut self) -> Result<()> {
-        assert!(self.valid(), "next on an invalid memtable cursor");
-        self.node = self.list().next(self.node, 0);
+        self.node = self.table.nodes().next(self.current(), 0);
         Ok(())
     }
 
     fn prev(&mut self) -> Result<()> {
-        assert!(self.valid(), "prev on an invalid memtable cursor");
-        let list = self.list();
-        let (key, seq) = (list.key(self.node), list.seq(self.node));
-        let (before, _) = list.descend(|node| list.compare(node, key, seq).is_lt());
+        let (key, seq) = (self.key(), self.seq());
+        let before = self.list().find_last_before(key, seq, false);
         self.set(before);
         Ok(())
     }
 
     #[inline]
     fn key(&self) -> &[u8] {
-        assert!(self.valid(), "memtable cursor is not valid");
-        self.list().key(self.node)
+        self.table.nodes().key(self.current())
     }
 
     #[inline]
     fn seq(&self) -> SeqNo {
-        assert!(self.valid(), "memtable cursor is not valid");
-        self.list().seq(self.node)
+        self.table.nodes().seq(self.current())
     }
 
     #[inline]
     fn kind(&self) -> ValueKind {
-        assert!(self.valid(), "memtable cursor is not valid");
-        self.list().kind(self.node)
+        self.table.nodes().kind(self.current())
     }
 
     #[inline]
     fn value(&self) -> &[u8] {
-        assert!(self.valid(), "memtable cursor is not valid");
-        self.list().value(self.node)
+        self.table.nodes().value(self.current())
     }
 }

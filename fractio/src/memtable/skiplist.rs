@@ -1,109 +1,49 @@
-//! A lock-free, insert-only skiplist of versions whose nodes live in an
-//! [`Arena`].
+//! A lock-free, insert-only skiplist of versions in internal order (user
+//! key ascending, sequence number descending), built on [`Nodes`].
 //!
-//! Nodes are ordered by internal order (user key ascending, sequence number
-//! descending) and addressed by `u32` arena offsets; offset 0 ([`NULL`]) ends
-//! a level. A node is never moved, changed after it is published, or freed
-//! before the list is dropped.
-//!
-//! Node layout (offsets in bytes from the node's 8-aligned start; `h` is the
-//! node's height, 1..=[`MAX_HEIGHT`]):
-//!
-//! ```text
-//!  0        8               12            16             16+4h        16+4h+k
-//!  +--------+---------------+-------------+--------------+------------+-------+
-//!  | trailer| key_len << 8  | value_len   | tower[0..h]  | key bytes  | value |
-//!  |  u64   |   | height    |    u32      | AtomicU32 ×h |  (k bytes) | bytes |
-//!  +--------+---------------+-------------+--------------+------------+-------+
-//!  trailer = seq << 8 | kind          (padded to a multiple of 8 bytes)
-//! ```
-//!
-//! `tower[l]` is the offset of the next node at level `l`. The key sits right
-//! after the tower, so comparing against a node touches one or two cache
-//! lines and no other allocation. The head node has a full tower and no key.
-//!
-//! Thread-safety: any number of threads may insert while any number read.
-//! An insert writes its node, then links it bottom-up, one CAS per level
-//! (release on success), retrying only the level whose CAS lost a race by
-//! searching forward from the same predecessor. Readers load tower entries
-//! with acquire, which makes the node's header, key and value visible.
+//! Thread-safety: any number of threads may insert while any number read;
+//! there is no lock. An insert allocates and writes its node (one
+//! `fetch_add`), finds its predecessor and successor on every level in one
+//! descent, then links the node bottom-up with one CAS per level (release on
+//! success). A CAS that loses a race retries that level only, searching
+//! forward from the same predecessor: nodes are never removed, so the
+//! predecessor still comes before the new node. Readers load links with
+//! acquire, which makes a node's contents visible before they read them.
 //!
 //! Invariants:
-//! - every non-null offset stored in a tower is the offset of a node whose
-//!   header, key and value were written before it was linked (release CAS);
-//! - each level is sorted, and a node is linked at level `l` only after it
-//!   is linked at every level below, so each level is a sublist of level 0;
-//! - `(key, seq)` pairs are unique (the caller's promise).
+//! - every level is sorted, and a node is linked at level `l` only after
+//!   every level below, so each level is a sublist of the one beneath it;
+//! - `(key, seq)` pairs are unique (the caller's promise; a duplicate met
+//!   during an insert is a panic);
+//! - `height` only grows, and no level at or above it has a node linked
+//!   before `height` was raised past it.
 
 use std::cmp::Ordering;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering as MemOrder};
+use std::sync::atomic::{AtomicUsize, Ordering as MemOrder};
 
-use super::arena::{Arena, CacheLine, ALIGN};
+use super::arena::CacheLine;
+use super::node::{Nodes, MAX_HEIGHT, NULL};
 use crate::types::{SeqNo, ValueKind, MAX_KEY_LEN, MAX_SEQNO, MAX_VALUE_LEN};
 
-/// The tallest tower. With a branching factor of 4, twelve levels keep
-/// searches logarithmic up to 4^12 = 16M entries, far more than a memtable
-/// holds.
-pub(crate) const MAX_HEIGHT: usize = 12;
-
-/// The "no node" offset that ends every level.
-pub(crate) const NULL: u32 = 0;
-
-/// Bytes before the tower: trailer (8), key length and height (4), value
-/// length (4).
-const HEADER: usize = 16;
-
-/// Arena bytes a node of `height` with a `key_len`-byte key and a
-/// `value_len`-byte value takes.
-#[inline]
-pub(crate) const fn node_size(height: usize, key_len: usize, value_len: usize) -> usize {
-    (HEADER + 4 * height + key_len + value_len).next_multiple_of(ALIGN)
-}
-
-/// The skiplist: an arena, the head node's offset and the current height.
+/// The skiplist: its nodes, the head node and the levels in use.
 pub(crate) struct SkipList {
-    arena: Arena,
-    /// The head node: a full tower, no key.
-    head: u32,
-    /// Levels in use (1..=MAX_HEIGHT). Only grows; a stale value only costs
-    /// a search a few comparisons, so it is read and raised with relaxed
-    /// ordering.
+    pub(crate) nodes: Nodes,
+    /// The head node: a full tower, no key; never returned as an entry.
+    pub(crate) head: u32,
+    /// Levels in use (1..=MAX_HEIGHT). A stale value only makes a search
+    /// start lower or higher than needed, so relaxed ordering is enough.
     height: CacheLine<AtomicUsize>,
 }
 
 impl SkipList {
-    /// An empty list in an arena of `capacity` bytes (at least room for the
-    /// head node).
+    /// An empty list in an arena of `capacity` bytes.
     pub(crate) fn new(capacity: usize) -> SkipList {
-        let head_size = node_size(MAX_HEIGHT, 0, 0);
-        let arena = Arena::new(capacity.max(ALIGN + head_size));
-        let head = arena
-            .alloc(head_size)
-            .expect("the arena has room for the head");
-        // SAFETY: `head` is a fresh allocation of `head_size` bytes, not
-        // published yet; its tower is all NULL because the mapping starts
-        // zeroed.
-        unsafe {
-            arena.write_u64(head as usize, 0);
-            arena.write_u64(head as usize + 8, (MAX_HEIGHT as u64) & 0xff);
-        }
+        let (nodes, head) = Nodes::new(capacity);
         SkipList {
-            arena,
+            nodes,
             head,
             height: CacheLine(AtomicUsize::new(1)),
         }
-    }
-
-    pub(crate) fn capacity(&self) -> usize {
-        self.arena.capacity()
-    }
-
-    pub(crate) fn memory_used(&self) -> usize {
-        self.arena.used()
-    }
-
-    pub(crate) fn head(&self) -> u32 {
-        self.head
     }
 
     /// Inserts a version; false (and nothing inserted) when the arena has no
@@ -111,216 +51,205 @@ impl SkipList {
     pub(crate) fn insert(&self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) -> bool {
         assert!(
             key.len() <= MAX_KEY_LEN,
-            "key of {} bytes is too long",
+            "memtable key too long: {}",
             key.len()
         );
         assert!(
             value.len() <= MAX_VALUE_LEN,
-            "value of {} bytes is too long",
+            "memtable value too long: {}",
             value.len()
         );
-        assert!(seq <= MAX_SEQNO, "sequence number {seq} is too large");
+        assert!(
+            seq <= MAX_SEQNO,
+            "memtable sequence number too large: {seq}"
+        );
         let height = random_height();
-        let Some(node) = self.arena.alloc(node_size(height, key.len(), value.len())) else {
+        let Some(node) = self.nodes.alloc(height, key, seq, kind, value) else {
             return false;
         };
-        self.write_node(node, height, key, seq, kind, value);
-
-        let list_height = self.height.0.load(MemOrder::Relaxed);
-        let mut prev = [self.head; MAX_HEIGHT];
-        let mut next = [NULL; MAX_HEIGHT];
-        let mut known_greater = NULL;
-        for level in (0..list_height.max(height)).rev() {
-            let from = prev.get(level + 1).copied().unwrap_or(self.head);
-            (prev[level], next[level]) = self.splice(from, level, key, seq, known_greater);
-            known_greater = next[level];
-        }
-        if height > list_height {
+        // Raised before the descent, so that the descent (which reads it
+        // again) covers every level of the new node.
+        if height > self.height.0.load(MemOrder::Relaxed) {
             self.height.0.fetch_max(height, MemOrder::Relaxed);
         }
+        let mut prev = [self.head; MAX_HEIGHT];
+        let mut next = [NULL; MAX_HEIGHT];
+        let before = |other| match self.compare(other, key, seq) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => panic!("memtable insert of a duplicate version (seq {seq})"),
+        };
+        self.descend(before, |level, p, n| (prev[level], next[level]) = (p, n));
+        #[cfg(test)]
+        race_window::pause();
         for level in 0..height {
             self.link(node, level, key, seq, prev[level], next[level]);
         }
         true
     }
 
-    /// Writes a node's header, key and value into its fresh allocation.
-    fn write_node(
-        &self,
-        node: u32,
-        height: usize,
-        key: &[u8],
-        seq: SeqNo,
-        kind: ValueKind,
-        value: &[u8],
-    ) {
-        let node = node as usize;
-        let key_at = node + HEADER + 4 * height;
-        let lens = (key.len() as u64) << 8 | height as u64 | (value.len() as u64) << 32;
-        // SAFETY: `node` is a fresh allocation of `node_size(height, ..)`
-        // bytes owned by this thread and not linked yet; every range written
-        // lies inside it, and the two u64s are 8-aligned (nodes are).
-        unsafe {
-            self.arena.write_u64(node, seq << 8 | kind as u64);
-            self.arena.write_u64(node + 8, lens);
-            self.arena.write_bytes(key_at, key);
-            self.arena.write_bytes(key_at + key.len(), value);
-        }
-    }
-
     /// Links `node` at `level` between `prev` and `next`, searching forward
     /// from `prev` again whenever a concurrent insert took the spot first.
     fn link(&self, node: u32, level: usize, key: &[u8], seq: SeqNo, mut prev: u32, mut next: u32) {
         loop {
-            // Not yet reachable at this level: a relaxed store is enough,
-            // the release CAS below publishes it.
-            self.tower(node, level).store(next, MemOrder::Relaxed);
-            let won = self.tower(prev, level).compare_exchange(
+            // The node is not reachable at this level yet: a relaxed store
+            // is enough, the release CAS below publishes it.
+            self.nodes.tower(node, level).store(next, MemOrder::Relaxed);
+            let linked = self.nodes.tower(prev, level).compare_exchange(
                 next,
                 node,
                 MemOrder::Release,
                 MemOrder::Acquire,
             );
-            if won.is_ok() {
+            if linked.is_ok() {
                 return;
             }
-            (prev, next) = self.splice(prev, level, key, seq, NULL);
+            (prev, next) = self.splice(prev, level, key, seq);
         }
     }
 
-    /// Walks `level` from `from` (which is before `(key, seq)`) to the last
+    /// Walks `level` from `prev` (which is before `(key, seq)`) to the last
     /// node before `(key, seq)`; returns it and its successor there.
-    /// `known_greater` is a node already known to be after `(key, seq)`.
-    #[inline]
-    fn splice(
-        &self,
-        from: u32,
-        level: usize,
-        key: &[u8],
-        seq: SeqNo,
-        known_greater: u32,
-    ) -> (u32, u32) {
-        let mut prev = from;
+    fn splice(&self, mut prev: u32, level: usize, key: &[u8], seq: SeqNo) -> (u32, u32) {
         loop {
-            let next = self.next(prev, level);
-            if next == NULL || next == known_greater {
+            let next = self.nodes.next(prev, level);
+            if next == NULL || self.compare(next, key, seq).is_gt() {
                 return (prev, next);
             }
-            match self.compare(next, key, seq) {
-                Ordering::Less => prev = next,
-                Ordering::Greater => return (prev, next),
-                Ordering::Equal => panic!("memtable insert of a duplicate (key, seq {seq})"),
-            }
+            prev = next;
         }
     }
 
     /// Descends from the head to the last node for which `before` holds
-    /// (each level is a prefix of nodes that satisfy it, then nodes that do
-    /// not). Returns that node (the head when none) and its successor at
-    /// level 0 (NULL when none).
+    /// (on every level, the nodes for which it holds come first). Calls
+    /// `at_level(level, last, successor)` when it leaves each level. Returns
+    /// that node (the head when none) and its successor at level 0 (NULL
+    /// when none).
     #[inline]
-    pub(crate) fn descend(&self, mut before: impl FnMut(u32) -> bool) -> (u32, u32) {
+    pub(crate) fn descend(
+        &self,
+        mut before: impl FnMut(u32) -> bool,
+        mut at_level: impl FnMut(usize, u32, u32),
+    ) -> (u32, u32) {
         let mut prev = self.head;
-        let mut known_after = NULL;
+        // The successor found one level up: known not to satisfy `before`.
+        let mut after = NULL;
         for level in (0..self.height.0.load(MemOrder::Relaxed)).rev() {
             loop {
-                let next = self.next(prev, level);
-                if next == NULL || next == known_after || !before(next) {
-                    known_after = next;
+                let next = self.nodes.next(prev, level);
+                if level > 0 {
+                    // Should `next` fail `before`, the search goes down from
+                    // `prev`: start loading that node while `next` is tested.
+                    self.nodes.prefetch_next(prev, level - 1);
+                }
+                if next == NULL || next == after || !before(next) {
+                    after = next;
                     break;
                 }
                 prev = next;
             }
+            at_level(level, prev, after);
         }
-        (prev, known_after)
+        (prev, after)
     }
 
     /// The first node at or after `(key, seq)` in internal order, or NULL.
     #[inline]
     pub(crate) fn find_ge(&self, key: &[u8], seq: SeqNo) -> u32 {
-        self.descend(|node| self.compare(node, key, seq) == Ordering::Less)
-            .1
+        let before = |node| self.compare(node, key, seq).is_lt();
+        self.descend(before, |_, _, _| {}).1
+    }
+
+    /// The last node before or at `(key, seq)` (`inclusive`) or strictly
+    /// before it, in internal order; the head when there is none.
+    #[inline]
+    pub(crate) fn find_last_before(&self, key: &[u8], seq: SeqNo, inclusive: bool) -> u32 {
+        let before = |node| match self.compare(node, key, seq) {
+            Ordering::Less => true,
+            Ordering::Equal => inclusive,
+            Ordering::Greater => false,
+        };
+        self.descend(before, |_, _, _| {}).0
+    }
+
+    /// The last node, or the head when the list is empty.
+    pub(crate) fn find_last(&self) -> u32 {
+        self.descend(|_| true, |_, _, _| {}).0
     }
 
     /// Compares `node` with `(key, seq)` in internal order.
     #[inline]
-    pub(crate) fn compare(&self, node: u32, key: &[u8], seq: SeqNo) -> Ordering {
-        match self.key(node).cmp(key) {
-            Ordering::Equal => seq.cmp(&self.seq(node)),
+    fn compare(&self, node: u32, key: &[u8], seq: SeqNo) -> Ordering {
+        match compare_keys(self.nodes.key(node), key) {
+            Ordering::Equal => seq.cmp(&self.nodes.seq(node)),
             other => other,
         }
     }
+}
 
-    /// The next node after `node` at `level` (NULL at the end).
-    /// REQUIRES: `node` is the head or a linked node taller than `level`.
-    #[inline]
-    pub(crate) fn next(&self, node: u32, level: usize) -> u32 {
-        self.tower(node, level).load(MemOrder::Acquire)
+/// A test hook that widens the window between an insert's descent and its
+/// CASes, so that concurrent inserts collide even on a machine whose cores
+/// are busy with other work and rarely run two test threads at once.
+#[cfg(test)]
+pub(crate) mod race_window {
+    use std::cell::Cell;
+
+    /// One insert in this many yields (a yield can cost a whole time slice
+    /// when the machine is busy).
+    const EVERY: u32 = 64;
+
+    thread_local! {
+        /// Inserts until the next yield; 0 when disabled.
+        static COUNTDOWN: Cell<u32> = const { Cell::new(0) };
     }
 
-    #[inline]
-    fn tower(&self, node: u32, level: usize) -> &AtomicU32 {
-        debug_assert!(level < self.height_of(node));
-        // SAFETY: `node` is the head or a node (invariant) and `level` is
-        // below its height, so the 4-aligned slot lies inside its allocation
-        // and is only ever accessed atomically.
-        unsafe { self.arena.atomic_u32(node as usize + HEADER + 4 * level) }
+    /// Makes one in [`EVERY`] later inserts on this thread yield the CPU
+    /// after its descent, before it links its node.
+    pub(crate) fn enable() {
+        COUNTDOWN.with(|countdown| countdown.set(EVERY));
     }
 
-    #[inline]
-    fn lens(&self, node: u32) -> u64 {
-        // SAFETY: `node` is the head or a linked node (invariant): its
-        // 8-aligned header was written before it was published, and the
-        // acquire load that led here makes that write visible.
-        unsafe { self.arena.read_u64(node as usize + 8) }
-    }
-
-    #[inline]
-    fn height_of(&self, node: u32) -> usize {
-        (self.lens(node) & 0xff) as usize
-    }
-
-    #[inline]
-    fn trailer(&self, node: u32) -> u64 {
-        // SAFETY: as in `lens`.
-        unsafe { self.arena.read_u64(node as usize) }
-    }
-
-    /// The sequence number of `node`. REQUIRES: `node` is not the head.
-    #[inline]
-    pub(crate) fn seq(&self, node: u32) -> SeqNo {
-        self.trailer(node) >> 8
-    }
-
-    /// The kind of `node`. REQUIRES: `node` is not the head.
-    #[inline]
-    pub(crate) fn kind(&self, node: u32) -> ValueKind {
-        ValueKind::from_u8(self.trailer(node) as u8).expect("memtable nodes hold valid kinds")
-    }
-
-    /// The user key of `node` (empty for the head).
-    #[inline]
-    pub(crate) fn key(&self, node: u32) -> &[u8] {
-        let lens = self.lens(node);
-        let key_at = node as usize + HEADER + 4 * (lens & 0xff) as usize;
-        // SAFETY: the key bytes follow the tower inside the node's
-        // allocation; they were written before the node was published and
-        // are never written again.
-        unsafe { self.arena.bytes(key_at, (lens as u32 >> 8) as usize) }
-    }
-
-    /// The value of `node` (empty for the head).
-    #[inline]
-    pub(crate) fn value(&self, node: u32) -> &[u8] {
-        let lens = self.lens(node);
-        let key_len = (lens as u32 >> 8) as usize;
-        let value_at = node as usize + HEADER + 4 * (lens & 0xff) as usize + key_len;
-        // SAFETY: as in `key`; the value follows the key.
-        unsafe { self.arena.bytes(value_at, (lens >> 32) as usize) }
+    pub(super) fn pause() {
+        let countdown = COUNTDOWN.with(Cell::get);
+        if countdown == 1 {
+            std::thread::yield_now();
+        }
+        if countdown > 0 {
+            COUNTDOWN.with(|c| c.set(if countdown == 1 { EVERY } else { countdown - 1 }));
+        }
     }
 }
 
-/// A random tower height in 1..=MAX_HEIGHT, each level kept with
+/// Compares byte strings like `<[u8]>::cmp`, eight bytes at a time as
+/// big-endian words: for short keys that share a long prefix this beats a
+/// call to `memcmp`. Longer keys go to `memcmp`, which is faster there.
+#[inline]
+fn compare_keys(a: &[u8], b: &[u8]) -> Ordering {
+    const WORD: usize = 8;
+    let len = a.len().min(b.len());
+    if len > 4 * WORD {
+        return a.cmp(b);
+    }
+    let (mut a_rest, mut b_rest) = (&a[..len], &b[..len]);
+    while let (Some((a_word, a_tail)), Some((b_word, b_tail))) = (
+        a_rest.split_first_chunk::<WORD>(),
+        b_rest.split_first_chunk::<WORD>(),
+    ) {
+        let (x, y) = (u64::from_be_bytes(*a_word), u64::from_be_bytes(*b_word));
+        if x != y {
+            return x.cmp(&y);
+        }
+        (a_rest, b_rest) = (a_tail, b_tail);
+    }
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// A random tower height in 1..=MAX_HEIGHT, each further level kept with
 /// probability 1/4, from a per-thread generator (no shared state per
 /// insert).
 fn random_height() -> usize {
@@ -329,20 +258,63 @@ fn random_height() -> usize {
     thread_local! {
         static STATE: Cell<u64> = const { Cell::new(0) };
     }
-    // Distinct seeds per thread; taken once per thread.
+    // Distinct seeds per thread, taken once per thread.
     static SEEDS: AtomicU64 = AtomicU64::new(0x853c_49e6_748f_ea9b);
     STATE.with(|state| {
         let mut s = state.get();
         if s == 0 {
             s = SEEDS.fetch_add(0x9e37_79b9_7f4a_7c15, MemOrder::Relaxed) | 1;
         }
-        // xorshift64: never reaches 0 from a non-zero state.
+        // xorshift64: a non-zero state never becomes zero.
         s ^= s << 13;
         s ^= s >> 7;
         s ^= s << 17;
         state.set(s);
-        // Two random bits per level: each level has a 1/4 chance.
-        let levels = (s.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40).trailing_zeros() as usize / 2;
-        1 + levels.min(MAX_HEIGHT - 1)
+        // 24 well-mixed bits; each pair of trailing zeros adds a level.
+        let bits = (s.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40) as u32;
+        1 + (bits.trailing_zeros() as usize / 2).min(MAX_HEIGHT - 1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memtable_compare_keys_agrees_with_slice_order() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        // Keys of every length around the word sizes, over a 2-letter
+        // alphabet, so that long common prefixes are common.
+        let keys: Vec<Vec<u8>> = (0..400)
+            .map(|i| (0..i % 42).map(|_| b"ab"[rng.gen_range(0..2)]).collect())
+            .collect();
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(compare_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
+        assert_eq!(
+            compare_keys(b"\xff\x00", b"\x00\xff"),
+            Ordering::Greater,
+            "bytes are unsigned"
+        );
+    }
+
+    #[test]
+    fn memtable_heights_follow_a_quarter_branching() {
+        let mut at_least = [0u32; MAX_HEIGHT + 1];
+        for _ in 0..100_000 {
+            let height = random_height();
+            assert!((1..=MAX_HEIGHT).contains(&height));
+            for count in &mut at_least[..=height] {
+                *count += 1;
+            }
+        }
+        // Expected: 100_000, 25_000, 6_250, 1_562 for heights >= 1, 2, 3, 4.
+        assert_eq!(at_least[1], 100_000);
+        assert!((23_500..26_500).contains(&at_least[2]), "{at_least:?}");
+        assert!((5_600..6_900).contains(&at_least[3]), "{at_least:?}");
+        assert!((1_300..1_850).contains(&at_least[4]), "{at_least:?}");
+    }
 }

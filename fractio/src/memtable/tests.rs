@@ -5,12 +5,13 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering as MemOrder};
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
+use super::skiplist::race_window;
 use super::*;
 use crate::types::{compare_internal, MAX_KEY_LEN, MAX_SEQNO};
 
@@ -66,6 +67,14 @@ fn random_key(rng: &mut StdRng) -> Vec<u8> {
     let len = rng.gen_range(0..=4);
     (0..len).map(|_| b"abc"[rng.gen_range(0..3)]).collect()
 }
+
+/// The table is shared between threads and a cursor moves between them.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    const fn send<T: Send>() {}
+    send_sync::<Memtable>();
+    send::<MemtableIter>();
+};
 
 /// Goal: every read path agrees with a `BTreeMap` oracle. Method: insert
 /// 3,000 random versions (repeated keys, unique random seqs, a quarter of
@@ -125,6 +134,25 @@ fn memtable_matches_btreemap_model() {
             .next_back()
             .map(|(k, v)| model_entry(k, v));
         assert_eq!(current(&iter), want, "seek_for_prev {key:?} {seq}");
+
+        // A short random walk from the seek_for_prev position.
+        let mut at = expected.partition_point(|e| (&e.0, Reverse(e.1)) <= (&key, Reverse(seq)));
+        while iter.valid() && rng.gen_ratio(3, 4) {
+            let forwards = rng.gen();
+            if forwards {
+                iter.next().unwrap();
+            } else {
+                iter.prev().unwrap();
+                at -= 1;
+            }
+            let want = if forwards {
+                expected.get(at)
+            } else {
+                at.checked_sub(1).map(|i| &expected[i])
+            };
+            assert_eq!(current(&iter).as_ref(), want, "walk from {key:?} {seq}");
+            at += usize::from(forwards);
+        }
     }
 }
 
@@ -345,10 +373,44 @@ fn memtable_extreme_entry_sizes() {
     assert_eq!(keys, want);
 }
 
+/// Scans the whole table forwards or backwards, asserting that it is in
+/// order and that `get` finds every 97th entry scanned; returns its length.
+fn checked_scan(table: &Arc<Memtable>, forwards: bool) -> usize {
+    let mut iter = table.iter();
+    let (mut last_key, mut last_seq, mut len) = (Vec::new(), 0, 0);
+    let want = if forwards {
+        Ordering::Less
+    } else {
+        Ordering::Greater
+    };
+    if forwards {
+        iter.seek_to_first()
+    } else {
+        iter.seek_to_last()
+    }
+    .unwrap();
+    while iter.valid() {
+        if len > 0 {
+            let order = compare_internal(&last_key, last_seq, iter.key(), iter.seq());
+            assert_eq!(order, want, "entry {len} of a scan is out of order");
+        }
+        if len % 97 == 0 {
+            let found = table.get(iter.key(), MAX_SEQNO);
+            assert_eq!(found, Some((iter.seq(), iter.kind(), iter.value())));
+        }
+        last_key.clear();
+        last_key.extend_from_slice(iter.key());
+        (last_seq, len) = (iter.seq(), len + 1);
+        if forwards { iter.next() } else { iter.prev() }.unwrap();
+    }
+    len
+}
+
 /// Goal: concurrent inserts lose nothing and readers always see a sorted
 /// list. Method: 4 threads insert interleaved disjoint keys (neighbours in
-/// the order, so their CASes collide) while 2 threads scan forward and
-/// backward and look up what they scanned; afterwards every key is found.
+/// the order, and yielding between search and link, so their CASes
+/// collide) while 2 threads scan forward and backward and look up what they
+/// scanned; afterwards every key is found.
 #[test]
 fn memtable_concurrent_inserts_and_reads() {
     const WRITERS: u64 = 4;
@@ -357,44 +419,28 @@ fn memtable_concurrent_inserts_and_reads() {
     let done = Arc::new(AtomicBool::new(false));
     let key = |i: u64, w: u64| format!("{i:06}-{w}").into_bytes();
 
-    let readers: Vec<_> = (0..2)
-        .map(|r| {
+    let readers: Vec<_> = [true, false]
+        .into_iter()
+        .map(|forwards| {
             let (table, done) = (Arc::clone(&table), Arc::clone(&done));
             std::thread::spawn(move || {
-                let mut scans = 0;
-                let mut last_len = 0;
+                let (mut scans, mut last_len) = (0, 0);
                 while !done.load(MemOrder::Acquire) || scans < 2 {
-                    let entries = if r == 0 {
-                        forward(&table)
-                    } else {
-                        backward(&table)
-                    };
-                    let ordered = entries.windows(2).all(|w| {
-                        let want = if r == 0 {
-                            Ordering::Less
-                        } else {
-                            Ordering::Greater
-                        };
-                        compare_internal(&w[0].0, w[0].1, &w[1].0, w[1].1) == want
-                    });
-                    assert!(ordered, "scan {scans} of reader {r} is out of order");
-                    assert!(entries.len() >= last_len, "entries never disappear");
-                    last_len = entries.len();
-                    for (k, seq, _, value) in entries.iter().step_by(97) {
-                        assert_eq!(
-                            table.get(k, MAX_SEQNO),
-                            Some((*seq, ValueKind::Value, &value[..]))
-                        );
-                    }
-                    scans += 1;
+                    let len = checked_scan(&table, forwards);
+                    assert!(len >= last_len, "entries never disappear");
+                    (scans, last_len) = (scans + 1, len);
+                    std::thread::yield_now();
                 }
             })
         })
         .collect();
+    let start = Arc::new(Barrier::new(WRITERS as usize));
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
-            let table = Arc::clone(&table);
+            let (table, start) = (Arc::clone(&table), Arc::clone(&start));
             std::thread::spawn(move || {
+                race_window::enable();
+                start.wait();
                 for i in 0..PER_WRITER {
                     let k = key(i, w);
                     assert!(table.insert(&k, w * PER_WRITER + i + 1, ValueKind::Value, &k));
@@ -444,4 +490,60 @@ fn memtable_untouched_arena_costs_no_rss() {
         "RSS grew by {grown} bytes for a 1 GiB arena"
     );
     assert_eq!(table.capacity(), 1 << 30);
+}
+
+/// Goal: inserts that race for the very same link all land. Method: 4
+/// threads insert versions of one user key with ascending, disjoint
+/// sequence numbers, so every insert goes to the front of that key's
+/// versions, and yield between search and link, so the CASes collide as
+/// often as possible (a blind store instead of the CAS fails this test);
+/// a reader scans meanwhile. Afterwards each version is found and the scan holds them all,
+/// newest first.
+#[test]
+fn memtable_concurrent_inserts_at_one_spot() {
+    const WRITERS: u64 = 4;
+    const PER_WRITER: u64 = 20_000;
+    let table = Arc::new(Memtable::new(64 << 20));
+    assert!(table.insert(b"a", 1, ValueKind::Value, b"before"));
+    assert!(table.insert(b"c", 1, ValueKind::Value, b"after"));
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (table, done) = (Arc::clone(&table), Arc::clone(&done));
+        std::thread::spawn(move || {
+            while !done.load(MemOrder::Acquire) {
+                let seqs: Vec<SeqNo> = forward(&table).iter().map(|e| e.1).collect();
+                assert!(seqs[1..seqs.len() - 1].windows(2).all(|w| w[0] > w[1]));
+            }
+        })
+    };
+    let start = Arc::new(Barrier::new(WRITERS as usize));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (table, start) = (Arc::clone(&table), Arc::clone(&start));
+            std::thread::spawn(move || {
+                race_window::enable();
+                start.wait();
+                for i in 0..PER_WRITER {
+                    let seq = 2 + i * WRITERS + w;
+                    assert!(table.insert(b"b", seq, ValueKind::Value, &seq.to_le_bytes()));
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    done.store(true, MemOrder::Release);
+    reader.join().unwrap();
+
+    let entries = forward(&table);
+    assert_eq!(entries.len() as u64, 2 + WRITERS * PER_WRITER);
+    let versions = &entries[1..entries.len() - 1];
+    for (entry, seq) in versions.iter().zip((2..2 + WRITERS * PER_WRITER).rev()) {
+        assert_eq!((&entry.0[..], entry.1), (&b"b"[..], seq));
+        assert_eq!(
+            table.get(b"b", seq),
+            Some((seq, ValueKind::Value, &seq.to_le_bytes()[..]))
+        );
+    }
 }

@@ -42,3 +42,8 @@ pub use reader::Table;
 
 #[cfg(test)]
 mod tests;
+
+/// The file name of table `id` in a database directory.
+pub fn table_file_name(id: u64) -> String {
+    format!("{id:06}.sst")
+}

@@ -61,6 +61,17 @@ impl Segment {
         self.sync_to(self.written.load(Ordering::Acquire))
     }
 
+    /// Prepares bytes `[from, to)` of the segment for appends (see
+    /// [`LogFile::prefault`]).
+    pub fn prefault(&self, from: u64, to: u64) {
+        self.file.prefault(from, to);
+    }
+
+    /// The segment's capacity in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.file.capacity()
+    }
+
     /// Bytes of complete records.
     pub fn written(&self) -> u64 {
         self.written.load(Ordering::Acquire)
