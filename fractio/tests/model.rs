@@ -7,10 +7,11 @@
 //! keys, point reads, `contains_key`, snapshots (several kept alive and
 //! checked again later, across flushes and reopens of the tree under them),
 //! range and prefix scans forward, backward and from both ends at once,
-//! `flush`, close and reopen, the death of the process, and `persist`
-//! followed by a simulated power loss — under several option sets (64 KiB
-//! memtables, LZ4 on and off, one or two compaction threads, tiny blocks,
-//! no bloom filter, the real file system). Each history is reproducible
+//! `flush`, `compact`, close and reopen, the death of the process, and
+//! `persist` followed by a simulated power loss — under several option sets
+//! (64 KiB memtables, LZ4 on and off, one or two compaction threads, tiny
+//! blocks, no bloom filter, the real file system), all with compaction
+//! triggers small enough that automatic compactions run all the time. Each history is reproducible
 //! from the seed printed at its start (`FRACTIO_SEED=<seed>` replays it); a
 //! failure names the seed, the operation index and the last operations.
 //! `FRACTIO_SOAK=1` runs many more and longer histories.
@@ -103,6 +104,7 @@ enum Op {
     CheckSnapshot(usize),
     DropSnapshot(usize),
     Flush,
+    Compact,
     Reopen,
     Kill,
     PowerLoss,
@@ -205,7 +207,8 @@ impl Generator {
             870..=899 => Op::TakeSnapshot,
             900..=949 if snapshots > 0 => Op::CheckSnapshot(self.rng.gen_range(0..snapshots)),
             950..=969 if snapshots > 0 => Op::DropSnapshot(self.rng.gen_range(0..snapshots)),
-            970..=984 => Op::Flush,
+            970..=979 => Op::Flush,
+            980..=984 => Op::Compact,
             985..=991 => Op::Reopen,
             992..=995 => Op::Kill,
             996..=999 => Op::PowerLoss,
@@ -323,6 +326,24 @@ struct History {
     snapshots: Vec<(fractio::Snapshot, Map)>,
     recent: VecDeque<String>,
     ops_run: usize,
+    /// Background work seen, summed over the database's sessions.
+    work: Work,
+}
+
+/// Flushes and compactions a history caused, and the deepest level used.
+#[derive(Debug, Default, Clone, Copy)]
+struct Work {
+    flushes: u64,
+    compactions: u64,
+    deepest_level: usize,
+}
+
+impl Work {
+    fn add(&mut self, other: Work) {
+        self.flushes += other.flushes;
+        self.compactions += other.compactions;
+        self.deepest_level = self.deepest_level.max(other.deepest_level);
+    }
 }
 
 impl History {
@@ -341,6 +362,7 @@ impl History {
             snapshots: Vec::new(),
             recent: VecDeque::new(),
             ops_run: 0,
+            work: Work::default(),
         };
         history.open();
         history
@@ -355,6 +377,15 @@ impl History {
                 o.compaction_threads = config.compaction_threads;
                 o.block_size = config.block_size;
                 o.bloom_bits_per_key = config.bloom_bits_per_key;
+                // Small trees compact early and often: a few L0 tables
+                // trigger a compaction, L1 holds 256 KiB, tables are cut
+                // at 64 KiB, so histories reach L2 and L3.
+                o.l0_compaction_trigger = 2;
+                o.l0_slowdown_trigger = 6;
+                o.l0_stop_trigger = 12;
+                o.l1_size = 256 << 10;
+                o.level_size_multiplier = 4;
+                o.table_size = 64 << 10;
             });
         if let Store::Mem(fs) = &self.store {
             builder = builder.fs(Arc::new(fs.clone()) as Arc<dyn FileSystem>);
@@ -490,6 +521,11 @@ impl History {
                     self.fail(&format!("flush failed: {e}"));
                 }
             }
+            Op::Compact => {
+                if let Err(e) = self.db().compact() {
+                    self.fail(&format!("compact failed: {e}"));
+                }
+            }
             Op::Reopen => {
                 self.close();
                 self.open();
@@ -617,7 +653,20 @@ impl History {
             self.verify_snapshot(i);
         }
         self.snapshots.clear();
-        self.db = None;
+        if let Some(db) = self.db.take() {
+            let stats = db.stats();
+            if stats.compaction_failures > 0 {
+                self.fail(&format!(
+                    "{} compactions failed: {:?}",
+                    stats.compaction_failures, stats.last_compaction_error
+                ));
+            }
+            self.work.add(Work {
+                flushes: stats.flushes,
+                compactions: stats.compactions,
+                deepest_level: stats.levels.iter().rposition(|l| l.files > 0).unwrap_or(0),
+            });
+        }
     }
 }
 
@@ -643,6 +692,7 @@ fn base_seed() -> (u64, bool) {
 fn run_config(config: Config, histories: usize, ops: usize) -> usize {
     let (base, fixed) = base_seed();
     let mut total = 0;
+    let mut work = Work::default();
     for h in 0..histories {
         // With FRACTIO_SEED set, the first history replays exactly that seed.
         let seed = if fixed && h == 0 {
@@ -662,9 +712,15 @@ fn run_config(config: Config, histories: usize, ops: usize) -> usize {
         history.verify_all("at the end");
         history.close();
         total += history.ops_run;
+        work.add(history.work);
     }
     println!(
-        "model {}: {histories} histories, {total} operations",
+        "model {}: {histories} histories, {total} operations; {work:?}",
+        config.name
+    );
+    assert!(
+        work.compactions > 0,
+        "{}: the histories never compacted",
         config.name
     );
     total
@@ -674,7 +730,7 @@ fn budget() -> (usize, usize) {
     if std::env::var_os("FRACTIO_SOAK").is_some() {
         (40, 10_000)
     } else {
-        (4, 3000)
+        (6, 5000)
     }
 }
 

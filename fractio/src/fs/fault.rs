@@ -493,6 +493,11 @@ impl LogFile for FaultFile<Arc<dyn LogFile>> {
         self.shared.fail(Op::Sync, &self.path)?;
         self.file.sync(upto)
     }
+
+    fn prefault(&self, from: u64, to: u64) {
+        // A hint that cannot fail: passed through, never faulted.
+        self.file.prefault(from, to)
+    }
 }
 
 #[cfg(test)]
