@@ -282,7 +282,7 @@ fn next_valid_frame(bytes: &[u8], from: usize) -> Option<usize> {
 }
 
 fn table_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join(format!("{id:06}.sst"))
+    dir.join(fractio::table::table_file_name(id))
 }
 
 fn check_tables(

@@ -44,11 +44,21 @@ fn trials() -> usize {
     }
 }
 
+/// Opens with 64 KiB memtables and small compaction triggers, so the
+/// database has tables in several levels.
 fn open(fs: &MemFs) -> fractio::Result<Db> {
     Db::builder(DIR)
         .fs(Arc::new(fs.clone()))
         .durability(Durability::Sync)
         .memtable_size(64 << 10)
+        .with(|o| {
+            o.l0_compaction_trigger = 2;
+            o.l0_slowdown_trigger = 6;
+            o.l0_stop_trigger = 12;
+            o.l1_size = 256 << 10;
+            o.level_size_multiplier = 4;
+            o.table_size = 64 << 10;
+        })
         .open()
 }
 
