@@ -20,8 +20,9 @@
 //! deals with them. Problems make the exit code 1; a directory that could
 //! not be checked at all (missing, locked by a running database) gives 2.
 //!
-//! Thread-safety: single-threaded; it takes the directory's lock for the
-//! duration of the check, so a database cannot open it meanwhile.
+//! Thread-safety: single-threaded; it takes the directory's lock (when
+//! there is one) for the duration of the check, so a database cannot open
+//! it meanwhile, and a database that is open is not checked.
 
 use fractio::cache::BlockCache;
 use fractio::coding::{checksum, get_u32};
@@ -97,9 +98,17 @@ impl Report {
     }
 }
 
+/// Arguments of `fractio check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The database directory (closed: a running database holds its lock).
+    pub dir: PathBuf,
+}
+
 /// Runs `fractio check DIR` on the real file system: prints the problems
 /// and notes and returns the exit code.
-pub fn run(dir: &Path) -> ExitCode {
+pub fn run(args: CheckArgs) -> ExitCode {
+    let dir = args.dir.as_path();
     let report = match check_dir(&StdFs, dir) {
         Ok(report) => report,
         Err(error) => {
@@ -132,13 +141,18 @@ pub fn run(dir: &Path) -> ExitCode {
 /// when the directory cannot be checked at all.
 pub fn check_dir(fs: &dyn FileSystem, dir: &Path) -> io::Result<Report> {
     let names = fs.list(dir)?;
-    let _lock = fs.lock(&dir.join("LOCK")).map_err(|e| {
-        if e.kind() == io::ErrorKind::WouldBlock {
-            io::Error::new(e.kind(), "the database is open (its LOCK is held)")
-        } else {
-            e
-        }
-    })?;
+    // Every open database holds its LOCK; a directory without one was
+    // never opened, and is not given one.
+    let _lock = match names.iter().any(|n| n == "LOCK") {
+        true => Some(fs.lock(&dir.join("LOCK")).map_err(|e| {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                io::Error::new(e.kind(), "the database is open (its LOCK is held)")
+            } else {
+                e
+            }
+        })?),
+        false => None,
+    };
     let mut report = Report::default();
     let Some(state) = check_manifest(fs, dir, &names, &mut report) else {
         return Ok(report);
