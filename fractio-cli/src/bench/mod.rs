@@ -185,6 +185,9 @@ fn run_job(
     }
     let status = child.wait()?;
     let stderr_text = stderr_reader.join().unwrap_or_default();
+    if std::env::var_os("FRACTIO_BENCH_STATS").is_some() {
+        eprint!("{stderr_text}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
     let failed = |why: String| {
         Error::Worker(format!(

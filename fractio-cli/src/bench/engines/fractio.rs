@@ -80,6 +80,9 @@ impl Engine for FractioEngine {
     }
 
     fn finish(&self) -> Result<()> {
+        if std::env::var_os("FRACTIO_BENCH_STATS").is_some() {
+            eprintln!("{:#?}", self.db.stats());
+        }
         self.db.flush().map_err(engine_err)
     }
 }
