@@ -1,10 +1,12 @@
 //! The `fractio` command-line tool.
 //!
 //! Each subcommand lives in its own module: `bench` runs the benchmark suite
-//! on fractio and its peers. A subcommand is a variant of [`Command`] plus a
-//! module with a `run` function that returns an exit code.
+//! on fractio and its peers, `check` verifies every checksum of a database
+//! directory. A subcommand is a variant of [`Command`] plus a module with a
+//! `run` function that returns an exit code.
 
 mod bench;
+mod check;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,6 +27,9 @@ enum Command {
     /// JSON; `bench` starts one of these per engine and round.
     #[command(hide = true)]
     BenchWorker(bench::WorkerArgs),
+    /// Verify every checksum of a closed database directory (manifest,
+    /// tables, log); exit code 1 if anything is damaged.
+    Check(check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +37,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Bench(args) => bench::run(args),
         Command::BenchWorker(args) => bench::worker::run(args),
+        Command::Check(args) => check::run(args),
     }
 }

@@ -14,8 +14,12 @@
 //!
 //! Directory listings return file names, not paths.
 
+pub mod fault;
+pub mod mem;
 mod std_fs;
 
+pub use fault::FaultFs;
+pub use mem::MemFs;
 pub use std_fs::StdFs;
 
 use std::fmt;
