@@ -249,15 +249,12 @@ pub fn garbage_rewrite<T: Shaped>(
     fresh: &HashSet<u64>,
     suspect: &HashSet<u64>,
 ) -> Option<Compaction> {
-    let inputs: Vec<&TableMeta> = levels[level]
-        .iter()
-        .map(Shaped::meta)
-        .filter(|t| !fresh.contains(&t.id))
-        .filter(|t| t.tombstones > 0 || suspect.contains(&t.id))
-        .collect();
-    if inputs.is_empty() {
-        return None;
-    }
+    let wanted =
+        |t: &TableMeta| !fresh.contains(&t.id) && (t.tombstones > 0 || suspect.contains(&t.id));
+    let tables: Vec<&TableMeta> = levels[level].iter().map(Shaped::meta).collect();
+    let first = tables.iter().position(|t| wanted(t))?;
+    let last = tables.iter().rposition(|t| wanted(t))?;
+    let inputs: Vec<&TableMeta> = tables[first..=last].to_vec();
     Some(Compaction {
         level,
         inputs: inputs.iter().map(|t| t.id).collect(),

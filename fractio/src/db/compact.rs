@@ -160,8 +160,10 @@ fn run(inner: &Arc<DbInner>) {
             }
             continue;
         };
-        let result = execute(inner, &compaction, &version);
-        release(inner, &compaction);
+        let result = {
+            let _busy = Busy(inner, &compaction);
+            execute(inner, &compaction, &version)
+        };
         match result {
             Ok(_) => inner.compaction.state.lock().failures_in_row = 0,
             Err(error) => {
@@ -204,6 +206,16 @@ fn mark_busy(state: &mut State, compaction: &Compaction) {
         assert!(fresh, "table {id} picked by two compactions");
     }
     state.running += 1;
+}
+
+/// Releases a compaction's tables when dropped — also when the job
+/// panics — so `compact()` and the pickers never wait for a job that died.
+pub(super) struct Busy<'a>(pub(super) &'a DbInner, pub(super) &'a Compaction);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        release(self.0, self.1);
+    }
 }
 
 /// Unmarks a finished compaction's tables and wakes whoever waits.

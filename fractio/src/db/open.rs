@@ -14,7 +14,7 @@ use crate::cache::BlockCache;
 use crate::compaction::retention::Retention;
 use crate::fs::FileSystem;
 use crate::memtable::Memtable;
-use crate::options::{Options, RecoveryMode};
+use crate::options::{Durability, Options, RecoveryMode};
 use crate::table::{table_file_name, Table};
 use crate::types::SeqNo;
 use crate::version::edit::{TableMeta, VersionEdit};
@@ -257,6 +257,7 @@ fn replay(
         let path = dir.join(segment_name(id));
         let bytes = fs.read_all(&path)?;
         report.segments_replayed += 1;
+        let mut gap = false;
         let result = read_segment(&bytes, &path, last_seq, |record| {
             let record_last = record.first_seq + record.count as u64 - 1;
             if record_last <= last_seq {
@@ -279,6 +280,13 @@ fn replay(
                             ),
                         ));
                     }
+                }
+                if options.durability == Durability::Process && record.offset == 0 {
+                    // The previous segment lost its unsynced tail to a power
+                    // loss (in `Process` durability a segment is not synced
+                    // when the next one starts): recovery stops at the gap.
+                    gap = true;
+                    return Err(Error::InvalidArgument(String::new()));
                 }
                 return Err(Error::corruption(
                     &path,
@@ -316,9 +324,44 @@ fn replay(
             report.records_replayed += 1;
             Ok(())
         });
+        // A power loss can lose unsynced pages of the log in any order: a
+        // whole zero page where records should be is that, not damage, and
+        // the log ends there (everything after it, in this segment and
+        // later ones, was never synced). Point-in-time recovery.
+        let lost_page = match &result {
+            Err(Error::Corruption { file, offset, .. }) if *file == path => {
+                lost_page_at_or_after(&bytes, *offset)
+            }
+            _ => None,
+        };
+        if gap {
+            report.torn_tail = Some((path.clone(), 0, 0));
+            break;
+        }
+        if let Some(offset) = lost_page {
+            let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            report.torn_tail = Some((
+                path.clone(),
+                offset,
+                end.saturating_sub(offset as usize) as u64,
+            ));
+            break;
+        }
         // A write is torn only by a crash in the middle of it, and writes
         // go to the newest segment: a torn record with log data after it,
         // in a later segment, is damage.
+        // Unless a page of the torn record itself is missing, in
+        // `Process` durability: the power loss tore it, and the log ends there.
+        if let Ok(SegmentEnd::Torn {
+            offset,
+            bytes: dropped,
+        }) = result
+        {
+            if options.durability == Durability::Process && record_lost_a_page(&bytes, offset) {
+                report.torn_tail = Some((path.clone(), offset, dropped));
+                break;
+            }
+        }
         let result = match result {
             Ok(SegmentEnd::Torn { offset, .. })
                 if later_segments_hold_data(fs, dir, &segments[index + 1..])? =>
@@ -357,6 +400,49 @@ fn replay(
         version = version.apply(&edit, |meta| open_table(fs, dir, meta, cache))?;
     }
     Ok((version, last_seq))
+}
+
+/// `offset` (where a bad record starts) if the bytes there show a page lost
+/// to a power loss rather than damage: zeros from `offset` to the end of its
+/// 4 KiB page (the rest of a page last written back before these bytes
+/// were), or a whole zero page later, with written bytes after it.
+fn lost_page_at_or_after(bytes: &[u8], offset: u64) -> Option<u64> {
+    const PAGE: usize = 4096;
+    let end = bytes.iter().rposition(|&b| b != 0)? + 1;
+    let start = offset as usize;
+    let page_end = (start / PAGE + 1) * PAGE;
+    if page_end < end && bytes[start..page_end].iter().all(|&b| b == 0) {
+        return Some(offset);
+    }
+    let mut page = start.next_multiple_of(PAGE);
+    while page + PAGE <= end {
+        if bytes[page..page + PAGE].iter().all(|&b| b == 0) {
+            return Some(offset);
+        }
+        page += PAGE;
+    }
+    None
+}
+
+/// Whether the record at `offset` is missing a whole page of its bytes
+/// (zeros from a 4 KiB boundary inside it to its end or to the next
+/// boundary): the mark of a power loss, which a flipped bit does not leave.
+fn record_lost_a_page(bytes: &[u8], offset: u64) -> bool {
+    const PAGE: usize = 4096;
+    let start = offset as usize;
+    let claimed = crate::coding::get_u32(bytes, start + 4).map(|len| start + 8 + len as usize);
+    let record_end = claimed
+        .filter(|&end| end <= bytes.len())
+        .unwrap_or(bytes.len());
+    let mut page = (start + 1).next_multiple_of(PAGE);
+    while page < record_end {
+        let stop = (page + PAGE).min(record_end);
+        if bytes[page..stop].iter().all(|&b| b == 0) {
+            return true;
+        }
+        page += PAGE;
+    }
+    false
 }
 
 /// Whether any of the segments `ids` holds a record (a non-zero header).

@@ -45,6 +45,7 @@ pub fn parse_manifest_name(name: &str) -> Option<u64> {
 pub struct ManifestWriter {
     file: Box<dyn WritableFile>,
     id: u64,
+    failed: bool,
 }
 
 impl ManifestWriter {
@@ -57,7 +58,11 @@ impl ManifestWriter {
         snapshot: &VersionEdit,
     ) -> Result<ManifestWriter> {
         let file = fs.create_writable(&dir.join(manifest_name(id)))?;
-        let mut writer = ManifestWriter { file, id };
+        let mut writer = ManifestWriter {
+            file,
+            id,
+            failed: false,
+        };
         writer.append(snapshot)?;
         set_current(fs, dir, &manifest_name(id))?;
         Ok(writer)
@@ -77,8 +82,16 @@ impl ManifestWriter {
         record.extend_from_slice(&payload);
         let crc = checksum(&record[4..]);
         record[..4].copy_from_slice(&crc.to_le_bytes());
-        self.file.append(&record)?;
-        self.file.sync()?;
+        if self.failed {
+            return Err(Error::Io(std::io::Error::other(
+                "manifest unusable after a failed write",
+            )));
+        }
+        let result = self.file.append(&record).and_then(|()| self.file.sync());
+        if result.is_err() {
+            self.failed = true;
+        }
+        result?;
         Ok(())
     }
 }
@@ -135,6 +148,9 @@ pub fn decode_manifest(bytes: &[u8], path: &Path) -> Result<Vec<VersionEdit>> {
         };
         let end = 8usize.saturating_add(len as usize);
         let Some(body) = rest.get(4..end) else {
+            if let Some(later) = next_valid_frame(bytes, pos + 1) {
+                return Err(Error::corruption(path, pos as u64, format!("manifest record length runs past the file; a valid record follows at {later}")));
+            }
             break; // a cut-off record at the very end
         };
         if checksum(body) != crc {
@@ -161,6 +177,19 @@ pub fn decode_manifest(bytes: &[u8], path: &Path) -> Result<Vec<VersionEdit>> {
         ));
     }
     Ok(edits)
+}
+
+fn next_valid_frame(bytes: &[u8], from: usize) -> Option<usize> {
+    (from..bytes.len().saturating_sub(8)).find(|&pos| {
+        let rest = &bytes[pos..];
+        let (Some(crc), Some(len)) = (get_u32(rest, 0), get_u32(rest, 4)) else {
+            return false;
+        };
+        len > 0
+            && rest
+                .get(4..8usize.saturating_add(len as usize))
+                .is_some_and(|b| checksum(b) == crc)
+    })
 }
 
 #[cfg(test)]

@@ -77,7 +77,15 @@ pub fn read_segment(
             }
             Step::End => return Ok(SegmentEnd::Clean { offset: pos as u64 }),
             Step::Bad(reason) => {
-                if let Some(later) = find_valid_record(bytes, pos + 1, last_seq) {
+                // With a plausible length, the bad record's own bytes are its
+                // payload: look for a later record only past them.
+                let claimed = get_u32(bytes, pos + 4)
+                    .map(|len| pos + HEADER_LEN + len as usize)
+                    .filter(|&end| {
+                        end > pos + HEADER_LEN + PAYLOAD_PREFIX_LEN && end <= bytes.len()
+                    })
+                    .unwrap_or(pos + 1);
+                if let Some(later) = find_valid_record(bytes, claimed, last_seq) {
                     return Err(Error::corruption(
                         path,
                         pos as u64,

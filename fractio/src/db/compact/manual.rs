@@ -9,7 +9,7 @@
 //! Writes go on meanwhile (and may meet backpressure, since automatic
 //! compaction waits). Concurrent calls run one after the other.
 
-use super::{execute, levels_of, mark_busy, release};
+use super::{execute, levels_of, mark_busy, Busy};
 use crate::compaction::picker::{self, Compaction, LAST_LEVEL};
 use crate::db::DbInner;
 use crate::version::Version;
@@ -60,7 +60,9 @@ fn manual_steps(inner: &DbInner) -> Result<()> {
 /// Runs one manual compaction in the caller's thread.
 fn run_manual(inner: &DbInner, compaction: &Compaction, version: &Version) -> Result<HashSet<u64>> {
     mark_busy(&mut inner.compaction.state.lock(), compaction);
-    let result = execute(inner, compaction, version);
-    release(inner, compaction);
+    let result = {
+        let _busy = Busy(inner, compaction);
+        execute(inner, compaction, version)
+    };
     Ok(result?.into_iter().collect())
 }
