@@ -62,17 +62,18 @@ impl SuperVersion {
         found: impl Fn(ValueKind, &[u8]) -> T,
         found_owned: impl Fn(ValueKind, Slice) -> T,
     ) -> Result<Option<T>> {
-        if let Some((_, kind, value)) = self.active.get(key, seq) {
+        let hash = key_hash(key);
+        if let Some((_, kind, value)) = self.active.get_hashed(key, hash, seq) {
             return Ok(Some(found(kind, value)));
         }
         for sealed in &self.sealed {
-            if let Some((_, kind, value)) = sealed.memtable.get(key, seq) {
+            if let Some((_, kind, value)) = sealed.memtable.get_hashed(key, hash, seq) {
                 return Ok(Some(found(kind, value)));
             }
         }
         Ok(self
             .version
-            .get(key, key_hash(key), seq)?
+            .get(key, hash, seq)?
             .map(|(_, kind, value)| found_owned(kind, value)))
     }
 

@@ -17,6 +17,7 @@
 //! freed only when the last `Arc` (table or cursor) is dropped.
 
 mod arena;
+mod filter;
 mod node;
 mod skiplist;
 #[cfg(test)]
@@ -25,7 +26,7 @@ mod tests;
 use std::sync::Arc;
 
 use crate::iter::InternalIterator;
-use crate::types::{SeqNo, ValueKind};
+use crate::types::{key_hash, SeqNo, ValueKind};
 use crate::Result;
 use node::{node_size, Nodes, MAX_HEIGHT, NULL};
 use skiplist::SkipList;
@@ -34,6 +35,7 @@ use skiplist::SkipList;
 /// `(kind, value)`, stored in a fixed-size arena.
 pub struct Memtable {
     list: SkipList,
+    filter: filter::KeyFilter,
 }
 
 impl Memtable {
@@ -46,6 +48,7 @@ impl Memtable {
     pub fn new(capacity: usize) -> Memtable {
         Memtable {
             list: SkipList::new(capacity),
+            filter: filter::KeyFilter::new(capacity),
         }
     }
 
@@ -69,6 +72,10 @@ impl Memtable {
     /// (panics otherwise).
     #[inline]
     pub fn insert(&self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) -> bool {
+        // The filter's bits go in before the node is linked (release), so a
+        // reader ordered after the insert finds them. A refused insert leaves
+        // a few bits set for nothing, which costs only a false positive.
+        self.filter.insert(key_hash(key));
         self.list.insert(key, seq, kind, value)
     }
 
@@ -77,6 +84,22 @@ impl Memtable {
     /// allocation.
     #[inline]
     pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Option<(SeqNo, ValueKind, &[u8])> {
+        self.get_hashed(key, key_hash(key), snapshot)
+    }
+
+    /// [`Memtable::get`] with the key's hash (`types::key_hash(key)`)
+    /// computed by the caller: a key the memtable's filter rules out costs
+    /// no descent.
+    #[inline]
+    pub fn get_hashed(
+        &self,
+        key: &[u8],
+        hash: u64,
+        snapshot: SeqNo,
+    ) -> Option<(SeqNo, ValueKind, &[u8])> {
+        if !self.filter.may_contain(hash) {
+            return None;
+        }
         let node = self.list.find_ge(key, snapshot);
         let nodes = self.nodes();
         if node == NULL || nodes.key(node) != key {

@@ -1,0 +1,101 @@
+//! [`KeyFilter`]: a concurrent blocked bloom filter over the user keys of a
+//! memtable, so a lookup of a key the memtable does not hold — the common
+//! case once most data lives in tables — costs one cache line instead of a
+//! skiplist descent (about 20 cache misses in a full memtable).
+//!
+//! Layout: 64-byte blocks of eight `AtomicU64`; a key's hash picks one
+//! block and sets [`PROBES`] bits in it. Sized at about 10 bits per entry
+//! of an arena full of the seed's 140-byte entries.
+//!
+//! Thread-safety: bits are only ever set, with `fetch_or`. An insert sets
+//! its bits before the skiplist links the node (release), so a reader that
+//! can see the entry also sees the bits; a reader that misses a bit only
+//! misses an entry it could not have seen yet.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bits set per key, all within one 512-bit block.
+const PROBES: u32 = 6;
+/// Arena bytes per filter byte: an arena of 140-byte entries gets ~10
+/// bits per entry.
+const ARENA_BYTES_PER_FILTER_BYTE: usize = 112;
+
+/// A bloom filter that only grows.
+pub(crate) struct KeyFilter {
+    words: Box<[AtomicU64]>,
+    blocks: u64,
+}
+
+impl KeyFilter {
+    /// A filter for an arena of `capacity` bytes. The zeroed allocation is
+    /// lazily backed by the system, like the arena.
+    pub(crate) fn new(capacity: usize) -> KeyFilter {
+        let blocks = (capacity / ARENA_BYTES_PER_FILTER_BYTE / 64).max(1);
+        let words = (0..blocks * 8).map(|_| AtomicU64::new(0)).collect();
+        KeyFilter {
+            words,
+            blocks: blocks as u64,
+        }
+    }
+
+    #[inline]
+    fn probes(&self, hash: u64) -> (usize, [u64; 8]) {
+        // The high half picks the block (multiply-shift range reduction),
+        // the low half the bits inside it.
+        let block = (((hash >> 32) * self.blocks) >> 32) as usize * 8;
+        let mut masks = [0u64; 8];
+        let mut h = hash as u32;
+        let delta = h.rotate_left(15) | 1;
+        for _ in 0..PROBES {
+            let bit = h & 511;
+            masks[(bit / 64) as usize] |= 1 << (bit % 64);
+            h = h.wrapping_add(delta);
+        }
+        (block, masks)
+    }
+
+    /// Records a key by its hash (`types::key_hash`).
+    #[inline]
+    pub(crate) fn insert(&self, hash: u64) {
+        let (block, masks) = self.probes(hash);
+        for (i, mask) in masks.iter().enumerate() {
+            if *mask != 0 {
+                self.words[block + i].fetch_or(*mask, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether a key with this hash may have been inserted (no false
+    /// negatives).
+    #[inline]
+    pub(crate) fn may_contain(&self, hash: u64) -> bool {
+        let (block, masks) = self.probes(hash);
+        masks
+            .iter()
+            .enumerate()
+            .all(|(i, mask)| self.words[block + i].load(Ordering::Relaxed) & mask == *mask)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::key_hash;
+
+    #[test]
+    fn no_false_negatives_and_few_false_positives() {
+        let entries = 100_000usize;
+        let filter = KeyFilter::new(entries * 140);
+        for i in 0..entries {
+            filter.insert(key_hash(format!("present{i}").as_bytes()));
+        }
+        for i in 0..entries {
+            assert!(filter.may_contain(key_hash(format!("present{i}").as_bytes())));
+        }
+        let false_positives = (0..entries)
+            .filter(|i| filter.may_contain(key_hash(format!("absent{i}").as_bytes())))
+            .count();
+        let rate = false_positives as f64 / entries as f64;
+        assert!(rate < 0.02, "false-positive rate {rate}");
+    }
+}
