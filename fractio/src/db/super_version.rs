@@ -62,12 +62,19 @@ impl SuperVersion {
         found: impl Fn(ValueKind, &[u8]) -> T,
         found_owned: impl Fn(ValueKind, Slice) -> T,
     ) -> Result<Option<T>> {
+        if self.sealed.is_empty() && self.version.table_count() == 0 {
+            // Everything is in the active memtable: a descent answers.
+            return Ok(self
+                .active
+                .get(key, seq)
+                .map(|(_, kind, value)| found(kind, value)));
+        }
         let hash = key_hash(key);
-        if let Some((_, kind, value)) = self.active.get_hashed(key, hash, seq) {
+        if let Some((_, kind, value)) = self.active.get_filtered(key, hash, seq) {
             return Ok(Some(found(kind, value)));
         }
         for sealed in &self.sealed {
-            if let Some((_, kind, value)) = sealed.memtable.get_hashed(key, hash, seq) {
+            if let Some((_, kind, value)) = sealed.memtable.get_filtered(key, hash, seq) {
                 return Ok(Some(found(kind, value)));
             }
         }

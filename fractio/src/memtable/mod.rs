@@ -84,14 +84,22 @@ impl Memtable {
     /// allocation.
     #[inline]
     pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Option<(SeqNo, ValueKind, &[u8])> {
-        self.get_hashed(key, key_hash(key), snapshot)
+        let node = self.list.find_ge(key, snapshot);
+        let nodes = self.nodes();
+        if node == NULL || nodes.key(node) != key {
+            return None;
+        }
+        Some((nodes.seq(node), nodes.kind(node), nodes.value(node)))
     }
 
-    /// [`Memtable::get`] with the key's hash (`types::key_hash(key)`)
-    /// computed by the caller: a key the memtable's filter rules out costs
-    /// no descent.
+    /// [`Memtable::get`] after asking the memtable's key filter with the
+    /// key's hash (`types::key_hash(key)`, computed once by the caller): a
+    /// key the memtable does not hold usually costs one cache line instead
+    /// of a descent. Worth it for callers that look elsewhere on a miss
+    /// (tables); for a lookup that ends here either way, [`Memtable::get`]
+    /// is cheaper.
     #[inline]
-    pub fn get_hashed(
+    pub fn get_filtered(
         &self,
         key: &[u8],
         hash: u64,
@@ -100,12 +108,7 @@ impl Memtable {
         if !self.filter.may_contain(hash) {
             return None;
         }
-        let node = self.list.find_ge(key, snapshot);
-        let nodes = self.nodes();
-        if node == NULL || nodes.key(node) != key {
-            return None;
-        }
-        Some((nodes.seq(node), nodes.kind(node), nodes.value(node)))
+        self.get(key, snapshot)
     }
 
     /// Backs arena bytes `[from, to)` with memory ahead of use, so inserts
