@@ -255,6 +255,18 @@ impl HeapMerge {
     }
 }
 
+impl MergingIterator {
+    /// The child the cursor is at. REQUIRES: `valid()`.
+    #[inline]
+    fn current(&self) -> &dyn InternalIterator {
+        match &self.inner {
+            Inner::Empty => panic!("MergingIterator read while not valid"),
+            Inner::Single(child) => child.as_ref(),
+            Inner::Heap(merge) => merge.current(),
+        }
+    }
+}
+
 impl InternalIterator for MergingIterator {
     #[inline]
     fn valid(&self) -> bool {
@@ -317,38 +329,22 @@ impl InternalIterator for MergingIterator {
 
     #[inline]
     fn key(&self) -> &[u8] {
-        match &self.inner {
-            Inner::Empty => panic!("MergingIterator::key while not valid"),
-            Inner::Single(child) => child.key(),
-            Inner::Heap(merge) => merge.current().key(),
-        }
+        self.current().key()
     }
 
     #[inline]
     fn seq(&self) -> SeqNo {
-        match &self.inner {
-            Inner::Empty => panic!("MergingIterator::seq while not valid"),
-            Inner::Single(child) => child.seq(),
-            Inner::Heap(merge) => merge.current().seq(),
-        }
+        self.current().seq()
     }
 
     #[inline]
     fn kind(&self) -> ValueKind {
-        match &self.inner {
-            Inner::Empty => panic!("MergingIterator::kind while not valid"),
-            Inner::Single(child) => child.kind(),
-            Inner::Heap(merge) => merge.current().kind(),
-        }
+        self.current().kind()
     }
 
     #[inline]
     fn value(&self) -> &[u8] {
-        match &self.inner {
-            Inner::Empty => panic!("MergingIterator::value while not valid"),
-            Inner::Single(child) => child.value(),
-            Inner::Heap(merge) => merge.current().value(),
-        }
+        self.current().value()
     }
 }
 
