@@ -25,7 +25,7 @@ use super::engine::Engine;
 use super::error::{Error, Mismatch, Result};
 use super::keys::{shuffled, FastRng, KeySet, ValueGen};
 use super::measure::{
-    Outcome, Sampler, Usage, WorkloadResult, SAMPLE_EVERY_POINT, SAMPLE_EVERY_STEP,
+    Outcome, Sampler, Steps, WorkloadResult, SAMPLE_EVERY_POINT, SAMPLE_EVERY_STEP,
 };
 use super::mixed::Mixed;
 use std::path::Path;
@@ -139,18 +139,9 @@ pub fn run<E: Engine>(
         threads,
         concurrent_writes: Mutex::new(Vec::new()),
     };
-    let mut written = 0;
-    let mut step = |workload: Workload, f: &dyn Fn() -> Result<Outcome>| -> Result<()> {
-        let before = Usage::now();
-        let result = f()?.finish(before, dir);
-        written += result.user_write_bytes;
-        if selected.contains(&workload) {
-            emit(result)?;
-        }
-        Ok(())
-    };
-    step(Workload::SeqWrite, &|| suite.seq_write())?;
-    step(Workload::RandWrite, &|| suite.rand_write())?;
+    let mut steps = Steps::new(dir, selected, emit);
+    steps.run(Workload::SeqWrite, &|| suite.seq_write())?;
+    steps.run(Workload::RandWrite, &|| suite.rand_write())?;
     let optional: [(Workload, &dyn Fn() -> Result<Outcome>); 7] = [
         (Workload::SeqRead, &|| suite.seq_read()),
         (Workload::RandRead, &|| suite.rand_read()),
@@ -161,8 +152,8 @@ pub fn run<E: Engine>(
         (Workload::Concurrent, &|| suite.concurrent()),
     ];
     for (workload, f) in optional {
-        if selected.contains(&workload) {
-            step(workload, f)?;
+        if steps.selects(workload) {
+            steps.run(workload, f)?;
             match workload {
                 Workload::Delete => suite.verify_deleted()?,
                 Workload::Concurrent => suite.verify_concurrent()?,
@@ -170,7 +161,7 @@ pub fn run<E: Engine>(
             }
         }
     }
-    Ok(written)
+    Ok(steps.written)
 }
 
 struct Suite<'a, E> {

@@ -254,6 +254,53 @@ impl Totals {
     }
 }
 
+/// Runs a suite's workloads one after another: times each, counts the user
+/// bytes every workload writes (selected or not: later ones read them), and
+/// hands the selected workloads' results to `emit`.
+pub struct Steps<'a> {
+    dir: &'a Path,
+    selected: &'a [Workload],
+    emit: &'a mut dyn FnMut(WorkloadResult) -> super::error::Result<()>,
+    /// User bytes written by the workloads run so far.
+    pub written: u64,
+}
+
+impl<'a> Steps<'a> {
+    /// Steps over a database in `dir`, reporting the `selected` workloads.
+    pub fn new(
+        dir: &'a Path,
+        selected: &'a [Workload],
+        emit: &'a mut dyn FnMut(WorkloadResult) -> super::error::Result<()>,
+    ) -> Steps<'a> {
+        Steps {
+            dir,
+            selected,
+            emit,
+            written: 0,
+        }
+    }
+
+    /// Whether `workload` is reported.
+    pub fn selects(&self, workload: Workload) -> bool {
+        self.selected.contains(&workload)
+    }
+
+    /// Runs one workload.
+    pub fn run(
+        &mut self,
+        workload: Workload,
+        f: &dyn Fn() -> super::error::Result<Outcome>,
+    ) -> super::error::Result<()> {
+        let before = Usage::now();
+        let result = f()?.finish(before, self.dir);
+        self.written += result.user_write_bytes;
+        if self.selects(workload) {
+            (self.emit)(result)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ use super::engine::Corrupting;
 use super::error::{Error, Mismatch, Result};
 use super::keys::{shuffled, KeySet, ValueGen};
 use super::measure::{
-    Outcome, Sampler, Usage, WorkloadResult, SAMPLE_EVERY_POINT, SAMPLE_EVERY_STEP,
+    Outcome, Sampler, Steps, WorkloadResult, SAMPLE_EVERY_POINT, SAMPLE_EVERY_STEP,
 };
 use super::mixed::Mixed;
 use std::path::Path;
@@ -157,17 +157,8 @@ pub fn run<M: OrderedMap>(
         data,
         concurrent_writes: Mutex::new(Vec::new()),
     };
-    let mut written = 0;
-    let mut step = |workload: Workload, f: &dyn Fn() -> Result<Outcome>| -> Result<()> {
-        let before = Usage::now();
-        let result = f()?.finish(before, dir);
-        written += result.user_write_bytes;
-        if selected.contains(&workload) {
-            emit(result)?;
-        }
-        Ok(())
-    };
-    step(Workload::SlSeqInsert, &|| suite.seq_insert())?;
+    let mut steps = Steps::new(dir, selected, emit);
+    steps.run(Workload::SlSeqInsert, &|| suite.seq_insert())?;
     let optional: [(Workload, &dyn Fn() -> Result<Outcome>); 6] = [
         (Workload::SlSeqLookup, &|| {
             suite.lookup(Workload::SlSeqLookup, None)
@@ -181,8 +172,8 @@ pub fn run<M: OrderedMap>(
         (Workload::SlConcurrent, &|| suite.concurrent()),
     ];
     for (workload, f) in optional {
-        if selected.contains(&workload) {
-            step(workload, f)?;
+        if steps.selects(workload) {
+            steps.run(workload, f)?;
             match workload {
                 Workload::SlInsertRemove => suite.verify_removed()?,
                 Workload::SlConcurrent => suite.verify_concurrent()?,
@@ -190,7 +181,7 @@ pub fn run<M: OrderedMap>(
             }
         }
     }
-    Ok(written)
+    Ok(steps.written)
 }
 
 struct Suite<'a, M> {
