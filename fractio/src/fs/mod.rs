@@ -63,6 +63,18 @@ pub trait RandomAccessFile: Send + Sync {
     /// Fills `buf` with the bytes at `offset`; an error if the file is
     /// shorter.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// Appends the `len` bytes at `offset` to `buf`; an error if the file
+    /// is shorter (then `buf` keeps its length). Implementations may read
+    /// into `buf`'s spare capacity without zeroing it first.
+    fn read_exact_at_into(&self, buf: &mut Vec<u8>, len: usize, offset: u64) -> io::Result<()> {
+        let start = buf.len();
+        buf.resize(start + len, 0);
+        let read = self.read_exact_at(&mut buf[start..], offset);
+        if read.is_err() {
+            buf.truncate(start);
+        }
+        read
+    }
     /// The file's size in bytes.
     fn size(&self) -> u64;
 }

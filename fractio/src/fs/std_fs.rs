@@ -152,6 +152,46 @@ impl RandomAccessFile for StdRandomFile {
         self.file.read_exact_at(buf, offset)
     }
 
+    /// Reads straight into `buf`'s spare capacity: a block read does not
+    /// first zero the buffer it is about to overwrite.
+    fn read_exact_at_into(&self, buf: &mut Vec<u8>, len: usize, offset: u64) -> io::Result<()> {
+        buf.reserve(len);
+        let start = buf.len();
+        let mut done = 0;
+        while done < len {
+            let spare = &mut buf.spare_capacity_mut()[done..len];
+            // SAFETY: `spare` is writable memory of at least `spare.len()`
+            // bytes owned by `buf`; `pread` writes at most that many bytes
+            // into it and reads nothing from it.
+            let read = unsafe {
+                libc::pread(
+                    self.file.as_raw_fd(),
+                    spare.as_mut_ptr().cast(),
+                    spare.len(),
+                    (offset + done as u64) as libc::off_t,
+                )
+            };
+            match read {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "failed to fill whole buffer",
+                    ))
+                }
+                n if n > 0 => done += n as usize,
+                _ => {
+                    let err = io::Error::last_os_error();
+                    if err.kind() != io::ErrorKind::Interrupted {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+        // SAFETY: `pread` initialised bytes `start..start + len` above.
+        unsafe { buf.set_len(start + len) };
+        Ok(())
+    }
+
     fn size(&self) -> u64 {
         self.size
     }

@@ -54,7 +54,7 @@ impl TableIter {
             self.clear();
             return Ok(());
         };
-        match self.table.data_block(handle, self.fill_cache) {
+        match self.table.data_block(i, handle, self.fill_cache) {
             Ok(block) => {
                 self.iter.reset(block);
                 self.block = i;

@@ -3,14 +3,15 @@
 //! `open` reads the footer and the index, filter and properties blocks,
 //! verifies their checksums and structure, and keeps them in memory
 //! ("pinned") for the table's lifetime. Data blocks are read on demand
-//! through the shared [`BlockCache`]; a block read from disk always has its
-//! checksum verified, a cached block is trusted.
+//! through the shared [`BlockCache`], in which the table has a slot per
+//! data block; a block read from disk always has its checksum verified, a
+//! cached block is trusted.
 //!
 //! A point lookup costs: one filter probe (one cache line) with the
-//! caller's hash; if that passes, a binary search of the in-memory index; a
-//! cache lookup (or one read); a binary search of the block's restart
-//! points and a short scan. Nothing is allocated except the returned value
-//! (inline up to 118 bytes) and, on a cache miss, the block.
+//! caller's hash; if that passes, a search of the in-memory index; a load
+//! of the block's cache slot (or one read); a binary search of the block's
+//! restart points and a short scan. Nothing is allocated except the
+//! returned value (inline up to 118 bytes) and, on a cache miss, the block.
 //!
 //! Every damaged byte found is an [`Error::Corruption`] naming the table's
 //! path and the offset of the block (or footer) that holds it.
@@ -21,7 +22,7 @@ use super::format::{unseal_block, BlockHandle, DecodeError, Footer, FOOTER_LEN};
 use super::index::Index;
 use super::iter::TableIter;
 use super::properties::TableProperties;
-use crate::cache::BlockCache;
+use crate::cache::{BlockCache, TableBlocks};
 use crate::fs::RandomAccessFile;
 use crate::types::{compare_internal, key_hash, SeqNo, ValueKind};
 use crate::{Error, Result, Slice};
@@ -35,7 +36,7 @@ pub struct Table {
     file: Arc<dyn RandomAccessFile>,
     path: PathBuf,
     id: u64,
-    cache: Arc<BlockCache>,
+    blocks: Arc<TableBlocks>,
     index: Index,
     filter: Option<Filter>,
     properties: TableProperties,
@@ -60,8 +61,8 @@ struct Meta {
 
 impl Table {
     /// Opens the table in `file`, reading and verifying its footer, index,
-    /// filter and properties. `id` (the file number) keys its blocks in
-    /// `cache`.
+    /// filter and properties; `id` is its file number. Its data blocks are
+    /// cached in `cache`.
     pub fn open(
         file: Arc<dyn RandomAccessFile>,
         path: PathBuf,
@@ -77,7 +78,7 @@ impl Table {
             file,
             path,
             id,
-            cache,
+            blocks: cache.table(index.len()),
             index,
             filter,
             properties,
@@ -96,10 +97,14 @@ impl Table {
         if !self.may_contain(hash) {
             return Ok(None);
         }
-        let Some(handle) = self.index.handle(self.index.find(key, snapshot)) else {
+        let i = self.index.find(key, snapshot);
+        let Some(handle) = self.index.handle(i) else {
             return Ok(None);
         };
-        let block = self.data_block(handle, true)?;
+        let block = match self.blocks.get(i) {
+            Some(block) => block,
+            None => self.read_and_cache(i, handle, true)?,
+        };
         match block.get(key, snapshot) {
             Ok(found) => Ok(found.map(|(seq, kind, value)| (seq, kind, Slice::copy_from(value)))),
             Err(err) => Err(self.corruption(handle.offset, err)),
@@ -132,7 +137,7 @@ impl Table {
 
     /// Bytes of index and filter held in memory.
     pub fn pinned_bytes(&self) -> usize {
-        self.index.memory() + self.filter.as_ref().map_or(0, Filter::size)
+        self.index.memory() + self.filter.as_ref().map_or(0, Filter::size) + self.blocks.memory()
     }
 
     /// A cursor over every entry, in internal order. It reads blocks
@@ -236,20 +241,35 @@ impl Table {
         &self.index
     }
 
-    /// Data block at `handle`, from the cache or from disk (then cached if
-    /// `fill_cache`).
+    /// Data block `i` (at `handle`), from the cache or from disk (then
+    /// cached if `fill_cache`).
     #[inline]
-    pub(crate) fn data_block(&self, handle: BlockHandle, fill_cache: bool) -> Result<Arc<Block>> {
-        if let Some(block) = self.cache.get(self.id, handle.offset) {
-            return Ok(block);
+    pub(crate) fn data_block(
+        &self,
+        i: usize,
+        handle: BlockHandle,
+        fill_cache: bool,
+    ) -> Result<Arc<Block>> {
+        match self.blocks.get(i) {
+            Some(block) => Ok(block),
+            None => self.read_and_cache(i, handle, fill_cache),
         }
+    }
+
+    /// Reads data block `i` (at `handle`) from disk, and caches it if
+    /// `fill_cache`.
+    fn read_and_cache(
+        &self,
+        i: usize,
+        handle: BlockHandle,
+        fill_cache: bool,
+    ) -> Result<Arc<Block>> {
         let block = Arc::new(
             self.read_block(handle)
                 .and_then(|payload| self.decode_block(handle, payload))?,
         );
         if fill_cache {
-            self.cache
-                .insert(self.id, handle.offset, Arc::clone(&block));
+            self.blocks.insert(i, &block);
         }
         Ok(block)
     }
@@ -358,21 +378,25 @@ fn first_difference(a: &TableProperties, b: &TableProperties) -> Option<&'static
 /// Reads the sealed block at `handle` and returns its verified,
 /// decompressed payload.
 fn read_block(file: &dyn RandomAccessFile, path: &Path, handle: BlockHandle) -> Result<Vec<u8>> {
-    let mut sealed = vec![0u8; handle.size as usize];
-    read_at(file, path, &mut sealed, handle.offset)?;
+    let mut sealed = Vec::new();
+    file.read_exact_at_into(&mut sealed, handle.size as usize, handle.offset)
+        .map_err(|err| read_error(err, path, handle.offset))?;
     unseal_block(sealed).map_err(|err| Error::corruption(path, handle.offset, err.0))
 }
 
 /// `read_exact_at`, with a read past the end of the file reported as a
 /// corruption (a handle pointing outside a truncated file).
 fn read_at(file: &dyn RandomAccessFile, path: &Path, buf: &mut [u8], offset: u64) -> Result<()> {
-    match file.read_exact_at(buf, offset) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Err(Error::corruption(
-            path,
-            offset,
-            "block extends past the end of the file",
-        )),
-        Err(err) => Err(err.into()),
+    file.read_exact_at(buf, offset)
+        .map_err(|err| read_error(err, path, offset))
+}
+
+/// A failed read at `offset`: a read past the end of the file is a
+/// corruption (a handle pointing outside a truncated file).
+fn read_error(err: io::Error, path: &Path, offset: u64) -> Error {
+    if err.kind() == io::ErrorKind::UnexpectedEof {
+        Error::corruption(path, offset, "block extends past the end of the file")
+    } else {
+        err.into()
     }
 }
