@@ -75,7 +75,9 @@ pub struct Options {
     pub level_size_multiplier: u64,
     /// Background compaction threads. Default 2.
     pub compaction_threads: usize,
-    /// Table files kept open at once. Default 1024.
+    /// Table files kept open at once (each open table holds a file
+    /// descriptor and its index and filter in memory); the least recently
+    /// used are closed, and opened again when read. Default 1024.
     pub max_open_tables: usize,
     /// What `open` does with a corrupted log. Default [`RecoveryMode::Strict`].
     pub recovery: RecoveryMode,
@@ -153,8 +155,8 @@ impl Options {
         if self.compaction_threads == 0 || self.compaction_threads > 64 {
             return bad("compaction_threads must be between 1 and 64");
         }
-        if self.max_open_tables < 16 {
-            return bad("max_open_tables must be at least 16");
+        if self.max_open_tables < 2 {
+            return bad("max_open_tables must be at least 2");
         }
         Ok(())
     }

@@ -652,7 +652,7 @@ fn read_table(bytes: &[u8], versions: &[Version]) -> Result<Vec<Version>, Error>
     fs.put_file(path, bytes).unwrap();
     let file = fs.open_random(path).unwrap();
     let cache = Arc::new(BlockCache::new(1 << 20));
-    let table = Arc::new(Table::open(file, path.to_path_buf(), 9, cache)?);
+    let table = Table::open(file, path.to_path_buf(), 9, cache)?;
     for (key, seq, kind, value) in versions {
         if let Some(found) = table.get(key, key_hash(key), *seq)? {
             assert_eq!(

@@ -39,6 +39,8 @@ struct Config {
     compaction_threads: usize,
     block_size: usize,
     bloom_bits_per_key: u32,
+    /// Small values make reads reopen closed tables.
+    max_open_tables: usize,
     real_fs: bool,
 }
 
@@ -50,6 +52,7 @@ const CONFIGS: [Config; 5] = [
         compaction_threads: 1,
         block_size: 4 << 10,
         bloom_bits_per_key: 10,
+        max_open_tables: 1024,
         real_fs: false,
     },
     Config {
@@ -59,6 +62,7 @@ const CONFIGS: [Config; 5] = [
         compaction_threads: 2,
         block_size: 4 << 10,
         bloom_bits_per_key: 10,
+        max_open_tables: 2,
         real_fs: false,
     },
     Config {
@@ -68,6 +72,7 @@ const CONFIGS: [Config; 5] = [
         compaction_threads: 1,
         block_size: 256,
         bloom_bits_per_key: 0,
+        max_open_tables: 3,
         real_fs: false,
     },
     Config {
@@ -77,6 +82,7 @@ const CONFIGS: [Config; 5] = [
         compaction_threads: 2,
         block_size: 1 << 10,
         bloom_bits_per_key: 4,
+        max_open_tables: 1024,
         real_fs: false,
     },
     Config {
@@ -86,6 +92,7 @@ const CONFIGS: [Config; 5] = [
         compaction_threads: 2,
         block_size: 4 << 10,
         bloom_bits_per_key: 10,
+        max_open_tables: 4,
         real_fs: true,
     },
 ];
@@ -377,6 +384,7 @@ impl History {
                 o.compaction_threads = config.compaction_threads;
                 o.block_size = config.block_size;
                 o.bloom_bits_per_key = config.bloom_bits_per_key;
+                o.max_open_tables = config.max_open_tables;
                 // Small trees compact early and often: a few L0 tables
                 // trigger a compaction, L1 holds 256 KiB, tables are cut
                 // at 64 KiB, so histories reach L2 and L3.
@@ -643,6 +651,13 @@ impl History {
             let got = self.db().get(&key).map(|v| v.map(|v| v.to_vec()));
             let got = got.unwrap_or_else(|e| self.fail(&format!("{when}: get failed: {e}")));
             self.check(when, got.as_ref(), self.oracle.get(&key));
+        }
+        let open = self.db().stats().open_tables;
+        if open > self.config.max_open_tables {
+            self.fail(&format!(
+                "{when}: {open} tables open, more than {}",
+                self.config.max_open_tables
+            ));
         }
     }
 

@@ -29,7 +29,6 @@ mod manual;
 
 pub(crate) use manual::compact_all;
 
-use super::open::open_table;
 use super::{DbInner, SuperVersion};
 use crate::compaction::job::{Job, JobEnv};
 use crate::compaction::picker::{self, Compaction, PickerOptions};
@@ -300,12 +299,7 @@ fn execute(inner: &DbInner, compaction: &Compaction, version: &Version) -> Resul
 fn open_outputs(inner: &DbInner, outputs: &[TableMeta]) -> Result<HashMap<u64, Arc<Table>>> {
     let opened = outputs
         .iter()
-        .map(|meta| {
-            Ok((
-                meta.id,
-                open_table(&*inner.fs, &inner.dir, meta, &inner.cache)?,
-            ))
-        })
+        .map(|meta| Ok((meta.id, inner.tables.open_file(meta)?)))
         .collect::<Result<HashMap<_, _>>>();
     if opened.is_err() {
         delete_tables(inner, outputs.iter().map(|t| t.id));
@@ -314,7 +308,8 @@ fn open_outputs(inner: &DbInner, outputs: &[TableMeta]) -> Result<HashMap<u64, A
 }
 
 /// Records the compaction in the manifest, installs the new version, then
-/// deletes the consumed files. `outputs` (opened in `opened`) go to the
+/// marks the consumed tables obsolete (each file is deleted when the last
+/// version naming it goes). `outputs` (opened in `opened`) go to the
 /// output level; for a trivial move the inputs themselves do. Returns the
 /// ids added to the output level.
 fn install(
@@ -330,7 +325,6 @@ fn install(
         for handle in current.level(compaction.level) {
             if compaction.inputs.contains(&handle.meta.id) {
                 added.push(handle.meta.clone());
-                opened.insert(handle.meta.id, handle.table.clone());
             }
         }
     }
@@ -346,10 +340,12 @@ fn install(
     if let Err(error) = versions.manifest.append(&edit) {
         return Err(inner.fail_writes("manifest write", error));
     }
+    // A trivially moved table keeps its handle; outputs get new ones.
     let version = current.apply(&edit, |meta| {
-        opened
+        let table = opened
             .remove(&meta.id)
-            .ok_or_else(|| Error::InvalidArgument(format!("table {} was not opened", meta.id)))
+            .ok_or_else(|| Error::InvalidArgument(format!("table {} was not opened", meta.id)))?;
+        inner.tables.handle(meta.clone(), Some(table))
     })?;
     debug_assert!(
         levels_are_disjoint(&version),
@@ -377,7 +373,13 @@ fn install(
             state.suspect.remove(&id);
         }
         drop(state);
-        delete_tables(inner, compaction.consumed().map(|(_, id)| id));
+        // Each file goes when the last version naming it does: readers of
+        // older versions may still open it.
+        for (level, id) in compaction.consumed() {
+            if let Some(handle) = current.level(level).iter().find(|t| t.meta.id == id) {
+                handle.mark_obsolete();
+            }
+        }
     }
     Ok(added.iter().map(|m| m.id).collect())
 }

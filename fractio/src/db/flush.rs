@@ -8,7 +8,6 @@
 //! open) and the log intact; a crash after it leaves obsolete segments
 //! (likewise deleted).
 
-use super::open::open_table;
 use super::{DbInner, SuperVersion};
 use crate::compaction::output::{OutputWriter, VersionFilter};
 use crate::compaction::retention::Retention;
@@ -105,9 +104,11 @@ fn flush_oldest(inner: &Arc<DbInner>) -> Result<()> {
         .manifest
         .append(&edit)
         .map_err(|e| inner.fail_writes("manifest write", e))?;
-    let version = Arc::new(versions.current.apply(&edit, |meta| {
-        open_table(&*inner.fs, &inner.dir, meta, &inner.cache)
-    })?);
+    let version = Arc::new(
+        versions
+            .current
+            .apply(&edit, |meta| inner.tables.handle(meta.clone(), None))?,
+    );
     versions.current = version.clone();
     versions.log_number = log_number;
     let obsolete = {

@@ -41,6 +41,7 @@ use crate::memtable::Memtable;
 use crate::options::{Compression, Durability, Options, RecoveryMode};
 use crate::types::{SeqNo, ValueKind};
 use crate::version::manifest::ManifestWriter;
+use crate::version::OpenTables;
 use crate::version::Version;
 use crate::wal::writer::{Segment, WalWriter};
 use crate::{Error, Result, Value};
@@ -77,6 +78,8 @@ pub(crate) struct DbInner {
     pub(crate) options: Options,
     pub(crate) fs: Arc<dyn FileSystem>,
     pub(crate) cache: Arc<BlockCache>,
+    /// Opens table files, keeping at most `max_open_tables` open.
+    pub(crate) tables: Arc<OpenTables>,
     /// The memtables and tables readers search.
     pub(crate) super_version: ArcSwap<SuperVersion>,
     /// Writes up to this sequence number are visible.

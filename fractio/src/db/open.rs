@@ -15,10 +15,10 @@ use crate::compaction::retention::Retention;
 use crate::fs::FileSystem;
 use crate::memtable::Memtable;
 use crate::options::{Durability, Options, RecoveryMode};
-use crate::table::{table_file_name, Table};
 use crate::types::SeqNo;
 use crate::version::edit::{TableMeta, VersionEdit};
 use crate::version::manifest::{self, ManifestWriter};
+use crate::version::OpenTables;
 use crate::version::Version;
 use crate::wal::reader::{read_segment, SegmentEnd};
 use crate::wal::writer::WalWriter;
@@ -57,6 +57,12 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
         _ => Error::Io(e),
     })?;
     let cache = Arc::new(BlockCache::new(options.block_cache_size));
+    let tables = OpenTables::new(
+        fs.clone(),
+        dir.to_path_buf(),
+        cache.clone(),
+        options.max_open_tables,
+    );
     let names = fs.list(dir)?;
 
     let mut state = match manifest::read_current(&*fs, dir)? {
@@ -87,14 +93,14 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
         added: state.tables.values().cloned().collect(),
         ..VersionEdit::default()
     };
-    version = version.apply(&edit, |meta| open_table(&*fs, dir, meta, &cache))?;
+    version = version.apply(&edit, |meta| tables.handle(meta.clone(), None))?;
 
     let mut report = RecoveryReport::default();
     let next_file = AtomicU64::new(state.next_file);
     let (version, last_seq) = replay(
         dir,
         &options,
-        &cache,
+        &tables,
         &names,
         &state,
         version,
@@ -129,6 +135,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
         dir: dir.to_path_buf(),
         fs,
         cache,
+        tables,
         super_version: ArcSwap::from_pointee(super_version),
         visible_seq: AtomicU64::new(last_seq),
         write: Mutex::new(WriteState {
@@ -198,23 +205,6 @@ impl ManifestState {
     }
 }
 
-pub(crate) fn open_table(
-    fs: &dyn FileSystem,
-    dir: &Path,
-    meta: &TableMeta,
-    cache: &Arc<BlockCache>,
-) -> Result<Arc<Table>> {
-    let path = dir.join(table_file_name(meta.id));
-    let file = fs.open_random(&path).map_err(|e| {
-        if e.kind() == io::ErrorKind::NotFound {
-            Error::corruption(&path, 0, "table named by the manifest is missing")
-        } else {
-            Error::Io(e)
-        }
-    })?;
-    Ok(Arc::new(Table::open(file, path, meta.id, cache.clone())?))
-}
-
 fn file_number(name: &str) -> Option<u64> {
     if let Some(id) = parse_segment_name(name) {
         return Some(id);
@@ -235,7 +225,7 @@ fn file_number(name: &str) -> Option<u64> {
 fn replay(
     dir: &Path,
     options: &Options,
-    cache: &Arc<BlockCache>,
+    tables: &Arc<OpenTables>,
     names: &[String],
     state: &ManifestState,
     mut version: Version,
@@ -307,7 +297,7 @@ fn replay(
                     &mut memtable,
                     Memtable::new(options.memtable_size.max(needed + 4096)),
                 );
-                if let Some(meta) = flush_replayed(dir, options, cache, full, next_file)? {
+                if let Some(meta) = flush_replayed(dir, options, full, next_file)? {
                     added.push(meta);
                 }
             }
@@ -389,7 +379,7 @@ fn replay(
             Err(error) => return Err(error),
         }
     }
-    if let Some(meta) = flush_replayed(dir, options, cache, memtable, next_file)? {
+    if let Some(meta) = flush_replayed(dir, options, memtable, next_file)? {
         added.push(meta);
     }
     if !added.is_empty() {
@@ -397,7 +387,7 @@ fn replay(
             added: added.into_iter().map(|meta| (0, meta)).collect(),
             ..VersionEdit::default()
         };
-        version = version.apply(&edit, |meta| open_table(fs, dir, meta, cache))?;
+        version = version.apply(&edit, |meta| tables.handle(meta.clone(), None))?;
     }
     Ok((version, last_seq))
 }
@@ -461,14 +451,12 @@ fn later_segments_hold_data(fs: &dyn FileSystem, dir: &Path, ids: &[u64]) -> Res
 fn flush_replayed(
     dir: &Path,
     options: &Options,
-    cache: &Arc<BlockCache>,
     memtable: Memtable,
     next_file: &AtomicU64,
 ) -> Result<Option<TableMeta>> {
     if memtable.is_empty() {
         return Ok(None);
     }
-    let _ = cache;
     let memtable = Arc::new(memtable);
     let id = next_file.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut cursor = memtable.iter();

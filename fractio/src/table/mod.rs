@@ -27,6 +27,7 @@
 
 pub mod block;
 mod builder;
+mod files;
 pub mod filter;
 pub mod format;
 pub mod index;
@@ -35,6 +36,7 @@ pub mod properties;
 mod reader;
 
 pub use builder::{TableBuilder, TableOptions};
+pub use files::OpenFiles;
 pub use format::FORMAT_VERSION;
 pub use iter::TableIter;
 pub use properties::TableProperties;

@@ -17,6 +17,7 @@
 //! path and the offset of the block (or footer) that holds it.
 
 use super::block::Block;
+use super::files::OpenFiles;
 use super::filter::Filter;
 use super::format::{unseal_block, BlockHandle, DecodeError, Footer, FOOTER_LEN};
 use super::index::Index;
@@ -26,14 +27,23 @@ use crate::cache::{BlockCache, TableBlocks};
 use crate::fs::RandomAccessFile;
 use crate::types::{compare_internal, key_hash, SeqNo, ValueKind};
 use crate::{Error, Result, Slice};
+use parking_lot::Mutex;
 use std::cmp::Ordering;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::{Arc, Weak};
 
 /// An open, immutable table file.
 pub struct Table {
-    file: Arc<dyn RandomAccessFile>,
+    /// The file, while open (see [`OpenFiles`]; without a set of open
+    /// files it is never closed).
+    file: Mutex<Option<Arc<dyn RandomAccessFile>>>,
+    /// Read from the file since the closing hand last passed.
+    file_used: AtomicBool,
+    files: Option<Arc<OpenFiles>>,
+    /// This table, for registering in `files` when the file reopens.
+    me: Weak<Table>,
     path: PathBuf,
     id: u64,
     blocks: Arc<TableBlocks>,
@@ -62,27 +72,46 @@ struct Meta {
 impl Table {
     /// Opens the table in `file`, reading and verifying its footer, index,
     /// filter and properties; `id` is its file number. Its data blocks are
-    /// cached in `cache`.
+    /// cached in `cache`. The file stays open as long as the table.
     pub fn open(
         file: Arc<dyn RandomAccessFile>,
         path: PathBuf,
         id: u64,
         cache: Arc<BlockCache>,
-    ) -> Result<Table> {
+    ) -> Result<Arc<Table>> {
+        Table::open_in(file, path, id, cache, None)
+    }
+
+    /// [`Table::open`], the file counted in `files`, which may close it
+    /// while the table is not read (it is opened again when needed).
+    pub fn open_in(
+        file: Arc<dyn RandomAccessFile>,
+        path: PathBuf,
+        id: u64,
+        cache: Arc<BlockCache>,
+        files: Option<&Arc<OpenFiles>>,
+    ) -> Result<Arc<Table>> {
         let Meta {
             index,
             filter,
             properties,
         } = read_meta(&*file, &path)?;
-        Ok(Table {
-            file,
+        let table = Arc::new_cyclic(|me| Table {
+            file: Mutex::new(Some(file)),
+            file_used: AtomicBool::new(false),
+            files: files.cloned(),
+            me: me.clone(),
             path,
             id,
             blocks: cache.table(index.len()),
             index,
             filter,
             properties,
-        })
+        });
+        if let Some(files) = files {
+            files.track(Arc::downgrade(&table));
+        }
+        Ok(table)
     }
 
     /// The newest version of `key` with `seq <= snapshot`, or `None`.
@@ -157,7 +186,7 @@ impl Table {
     /// block's last key, that the filter knows every key, and that the
     /// properties match the entries.
     pub fn verify(&self) -> Result<()> {
-        let meta = read_meta(&*self.file, &self.path)?;
+        let meta = read_meta(&*self.file()?, &self.path)?;
         let mut seen = TableProperties {
             smallest_seq: SeqNo::MAX,
             ..TableProperties::default()
@@ -276,7 +305,42 @@ impl Table {
 
     /// Reads, verifies and decompresses the block at `handle`.
     fn read_block(&self, handle: BlockHandle) -> Result<Vec<u8>> {
-        read_block(&*self.file, &self.path, handle)
+        read_block(&*self.file()?, &self.path, handle)
+    }
+
+    /// The open file, opening it again if it was closed.
+    fn file(&self) -> Result<Arc<dyn RandomAccessFile>> {
+        if !self.file_used.load(AtomicOrdering::Relaxed) {
+            self.file_used.store(true, AtomicOrdering::Relaxed);
+        }
+        let mut file = self.file.lock();
+        if let Some(file) = &*file {
+            return Ok(Arc::clone(file));
+        }
+        let Some(files) = &self.files else {
+            return Err(Error::corruption(&self.path, 0, "table file closed"));
+        };
+        let opened = files.reopen(&self.path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                Error::corruption(&self.path, 0, "table file is missing")
+            } else {
+                Error::Io(e)
+            }
+        })?;
+        *file = Some(Arc::clone(&opened));
+        drop(file);
+        files.track(self.me.clone());
+        Ok(opened)
+    }
+
+    /// Whether the file was read since the last call (which clears it).
+    pub(crate) fn file_recently_used(&self) -> bool {
+        self.file_used.swap(false, AtomicOrdering::Relaxed)
+    }
+
+    /// Closes the file; whether it was open.
+    pub(crate) fn close_file(&self) -> bool {
+        self.file.lock().take().is_some()
     }
 
     fn decode_block(&self, handle: BlockHandle, payload: Vec<u8>) -> Result<Block> {
@@ -398,5 +462,13 @@ fn read_error(err: io::Error, path: &Path, offset: u64) -> Error {
         Error::corruption(path, offset, "block extends past the end of the file")
     } else {
         err.into()
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        if let (Some(files), Some(_)) = (&self.files, self.file.get_mut().take()) {
+            files.untrack();
+        }
     }
 }

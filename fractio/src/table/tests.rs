@@ -102,7 +102,7 @@ fn write_table(path: &Path, entries: &[Entry], options: TableOptions) -> TablePr
 
 fn open(path: &Path, cache: &Arc<BlockCache>) -> crate::Result<Arc<Table>> {
     let file = StdFs.open_random(path)?;
-    Table::open(file, path.to_path_buf(), 7, Arc::clone(cache)).map(Arc::new)
+    Table::open(file, path.to_path_buf(), 7, Arc::clone(cache))
 }
 
 /// What `get(key, snapshot)` must return according to the model.
@@ -630,7 +630,7 @@ fn table_bytes(entries: &[Entry], options: TableOptions) -> Vec<u8> {
 
 fn open_bytes(bytes: Vec<u8>) -> crate::Result<Arc<Table>> {
     let cache = Arc::new(BlockCache::new(1 << 20));
-    Table::open(Arc::new(MemFile(bytes)), PathBuf::from("mem.sst"), 1, cache).map(Arc::new)
+    Table::open(Arc::new(MemFile(bytes)), PathBuf::from("mem.sst"), 1, cache)
 }
 
 fn small_entries() -> Vec<Entry> {

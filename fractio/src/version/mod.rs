@@ -15,22 +15,16 @@
 
 pub mod edit;
 pub mod manifest;
+pub mod open_tables;
 
 use crate::options::LEVELS;
 use crate::slice::Slice;
-use crate::table::Table;
 use crate::types::{SeqNo, ValueKind};
 use crate::Result;
 pub use edit::{TableMeta, VersionEdit};
+pub use open_tables::{OpenTables, TableHandle};
+use std::collections::HashMap;
 use std::sync::Arc;
-
-/// A live table: its manifest record and the opened file.
-pub struct TableHandle {
-    /// What the manifest records about it.
-    pub meta: TableMeta,
-    /// The opened table.
-    pub table: Arc<Table>,
-}
 
 /// The set of live tables, per level.
 #[derive(Clone, Default)]
@@ -67,22 +61,31 @@ impl Version {
             .flat_map(|(level, tables)| tables.iter().map(move |t| (level, t)))
     }
 
-    /// The version after `edit`; `open` opens each added table.
+    /// The version after `edit`; `handle` makes the handle of each added
+    /// table. A table the edit deletes and adds again (a trivial move to
+    /// another level) keeps its handle.
     pub fn apply(
         &self,
         edit: &VersionEdit,
-        mut open: impl FnMut(&TableMeta) -> Result<Arc<Table>>,
+        mut handle: impl FnMut(&TableMeta) -> Result<Arc<TableHandle>>,
     ) -> Result<Version> {
         let mut next = self.clone();
+        let mut moved = HashMap::new();
         for (level, id) in &edit.deleted {
-            next.levels[*level].retain(|t| t.meta.id != *id);
+            next.levels[*level].retain(|t| {
+                let keep = t.meta.id != *id;
+                if !keep {
+                    moved.insert(*id, Arc::clone(t));
+                }
+                keep
+            });
         }
         for (level, meta) in &edit.added {
-            let table = open(meta)?;
-            next.levels[*level].push(Arc::new(TableHandle {
-                meta: meta.clone(),
-                table,
-            }));
+            let added = match moved.remove(&meta.id) {
+                Some(kept) => kept,
+                None => handle(meta)?,
+            };
+            next.levels[*level].push(added);
         }
         next.sort();
         Ok(next)
