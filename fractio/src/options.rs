@@ -45,7 +45,7 @@ pub enum RecoveryMode {
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Bytes of entries a memtable takes before it is sealed and a new one
-    /// takes the writes. Default 64 MiB.
+    /// takes the writes. Default 32 MiB.
     pub memtable_size: usize,
     /// Sealed memtables waiting for a flush before writers wait. Default 2.
     pub max_sealed_memtables: usize,
@@ -53,7 +53,7 @@ pub struct Options {
     pub durability: Durability,
     /// Uncompressed size of a table data block. Default 4 KiB.
     pub block_size: usize,
-    /// Bytes of the block cache. Default 64 MiB.
+    /// Bytes of the block cache. Default 32 MiB (as RocksDB and fjall).
     pub block_cache_size: usize,
     /// Bloom filter bits per key (0 turns filters off). Default 10.
     pub bloom_bits_per_key: u32,
@@ -91,11 +91,11 @@ pub const LEVELS: usize = 7;
 impl Default for Options {
     fn default() -> Options {
         Options {
-            memtable_size: 64 << 20,
+            memtable_size: 32 << 20,
             max_sealed_memtables: 2,
             durability: Durability::Process,
             block_size: 4 << 10,
-            block_cache_size: 64 << 20,
+            block_cache_size: 32 << 20,
             bloom_bits_per_key: 10,
             compression: vec![Compression::None, Compression::None, Compression::Lz4],
             table_size: 64 << 20,

@@ -155,7 +155,7 @@ pub struct DbBuilder {
 }
 
 impl DbBuilder {
-    /// Bytes a memtable takes before it is sealed (default 64 MiB).
+    /// Bytes a memtable takes before it is sealed (default 32 MiB).
     pub fn memtable_size(mut self, bytes: usize) -> DbBuilder {
         self.options.memtable_size = bytes;
         self
@@ -167,7 +167,7 @@ impl DbBuilder {
         self
     }
 
-    /// Bytes of the block cache (default 64 MiB).
+    /// Bytes of the block cache (default 32 MiB).
     pub fn block_cache_size(mut self, bytes: usize) -> DbBuilder {
         self.options.block_cache_size = bytes;
         self
