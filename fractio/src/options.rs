@@ -79,6 +79,10 @@ pub struct Options {
     /// descriptor and its index and filter in memory); the least recently
     /// used are closed, and opened again when read. Default 1024.
     pub max_open_tables: usize,
+    /// Size past which the manifest (the log of version changes) is
+    /// replaced by a new one holding just the current state. Default
+    /// 64 MiB.
+    pub max_manifest_size: u64,
     /// What `open` does with a corrupted log. Default [`RecoveryMode::Strict`].
     pub recovery: RecoveryMode,
     /// The file system. Default the real one.
@@ -106,6 +110,7 @@ impl Default for Options {
             level_size_multiplier: 10,
             compaction_threads: 2,
             max_open_tables: 1024,
+            max_manifest_size: 64 << 20,
             recovery: RecoveryMode::Strict,
             fs: Arc::new(StdFs),
         }
@@ -154,6 +159,9 @@ impl Options {
         }
         if self.compaction_threads == 0 || self.compaction_threads > 64 {
             return bad("compaction_threads must be between 1 and 64");
+        }
+        if self.max_manifest_size < 1 << 10 {
+            return bad("max_manifest_size must be at least 1 KiB");
         }
         if self.max_open_tables < 2 {
             return bad("max_open_tables must be at least 2");

@@ -105,6 +105,60 @@ fn assert_no_orphans(db: &Db) {
     panic!("compaction never settled");
 }
 
+fn manifests(dir: &Path) -> Vec<(String, u64)> {
+    let mut found: Vec<(String, u64)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("MANIFEST-"))
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            (name, e.metadata().unwrap().len())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Goal: the manifest does not grow without bound between opens. Method:
+/// with a 4 KiB limit, run enough flushes and compactions to write many
+/// times that in edits; the directory holds one manifest, a little over
+/// the limit at most, `CURRENT` names it, and everything reads back after
+/// a reopen.
+#[test]
+fn the_manifest_is_replaced_when_it_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        small(dir.path())
+            .with(|o| o.max_manifest_size = 4 << 10)
+            .open()
+            .unwrap()
+    };
+    let db = open();
+    let first = manifests(dir.path());
+    let n = 20_000u64;
+    for round in 0..3 {
+        for i in 0..n {
+            db.insert(key(i), value(i, round)).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    db.compact().unwrap();
+    let stats = db.stats();
+    assert!(stats.flushes + stats.compactions >= 20, "{stats}");
+    let now = manifests(dir.path());
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now, first, "the manifest was never replaced");
+    assert!(now[0].1 < 16 << 10, "{now:?}");
+    let current = std::fs::read_to_string(dir.path().join("CURRENT")).unwrap();
+    assert_eq!(current.trim(), now[0].0);
+    assert_no_orphans(&db);
+    drop(db);
+    let db = open();
+    for i in 0..n {
+        assert_eq!(db.get(key(i)).unwrap().as_deref(), Some(&value(i, 2)[..]));
+    }
+}
+
 /// Goal: overwriting every key five times and compacting leaves about one
 /// copy on disk. Method: write N keys × 5 rounds (shuffled order, new
 /// 100-byte values each round), `compact()`, compare table bytes to the
@@ -485,6 +539,8 @@ fn child_options(dir: &Path) -> Db {
             o.table_size = 64 << 10;
             o.l1_size = 256 << 10;
             o.l0_compaction_trigger = 2;
+            // The manifest is replaced every few edits, kills included.
+            o.max_manifest_size = 4 << 10;
         })
         .open()
         .unwrap()

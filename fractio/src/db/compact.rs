@@ -337,9 +337,7 @@ fn install(
         deleted: compaction.consumed().collect(),
         ..VersionEdit::default()
     };
-    if let Err(error) = versions.manifest.append(&edit) {
-        return Err(inner.fail_writes("manifest write", error));
-    }
+    versions.record(inner, &edit)?;
     // A trivially moved table keeps its handle; outputs get new ones.
     let version = current.apply(&edit, |meta| {
         let table = opened

@@ -100,10 +100,7 @@ fn flush_oldest(inner: &Arc<DbInner>) -> Result<()> {
         added: meta.into_iter().map(|meta| (0, meta)).collect(),
         deleted: Vec::new(),
     };
-    versions
-        .manifest
-        .append(&edit)
-        .map_err(|e| inner.fail_writes("manifest write", e))?;
+    versions.record(inner, &edit)?;
     let version = Arc::new(
         versions
             .current

@@ -40,9 +40,9 @@ use crate::iter::db_iter::{prefix_bounds, CursorSource, Iter};
 use crate::memtable::Memtable;
 use crate::options::{Compression, Durability, Options, RecoveryMode};
 use crate::types::{SeqNo, ValueKind};
-use crate::version::manifest::ManifestWriter;
+use crate::version::manifest::{self, ManifestWriter};
 use crate::version::OpenTables;
-use crate::version::Version;
+use crate::version::{Version, VersionEdit};
 use crate::wal::writer::{Segment, WalWriter};
 use crate::{Error, Result, Value};
 use arc_swap::ArcSwap;
@@ -124,6 +124,45 @@ pub(crate) struct VersionState {
     pub(crate) manifest: ManifestWriter,
     pub(crate) current: Arc<Version>,
     pub(crate) log_number: u64,
+    /// The largest `last_seq` recorded in the manifest.
+    pub(crate) last_seq: SeqNo,
+}
+
+impl VersionState {
+    /// Records `edit` in the manifest (synced). When the manifest has grown
+    /// past `Options::max_manifest_size`, a new one holding the current
+    /// state as one edit replaces it first. A failure makes the database
+    /// read-only: what the manifest on disk says is no longer known.
+    pub(crate) fn record(&mut self, inner: &DbInner, edit: &VersionEdit) -> Result<()> {
+        if self.manifest.bytes() > inner.options.max_manifest_size {
+            self.roll(inner)
+                .map_err(|e| inner.fail_writes("manifest rewrite", e))?;
+        }
+        self.manifest
+            .append(edit)
+            .map_err(|e| inner.fail_writes("manifest write", e))?;
+        if let Some(seq) = edit.last_seq {
+            self.last_seq = self.last_seq.max(seq);
+        }
+        Ok(())
+    }
+
+    /// Writes a new manifest holding the current state, points `CURRENT`
+    /// at it and deletes the old one.
+    fn roll(&mut self, inner: &DbInner) -> Result<()> {
+        let id = inner.next_file.fetch_add(1, Ordering::Relaxed);
+        let mut snapshot = self.current.snapshot_edit();
+        snapshot.log_number = Some(self.log_number);
+        snapshot.last_seq = Some(self.last_seq);
+        snapshot.next_file_number = Some(id + 1);
+        let manifest = ManifestWriter::create(&*inner.fs, &inner.dir, id, &snapshot)?;
+        let old = std::mem::replace(&mut self.manifest, manifest);
+        // A manifest that cannot be deleted now is deleted at the next open.
+        let _ = inner
+            .fs
+            .remove_file(&inner.dir.join(manifest::manifest_name(old.id())));
+        Ok(())
+    }
 }
 
 #[derive(Default)]

@@ -151,6 +151,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
             manifest,
             current: version,
             log_number: segment_id,
+            last_seq,
         }),
         next_file: AtomicU64::new(manifest_id + 1),
         snapshots: Default::default(),

@@ -46,6 +46,8 @@ pub struct ManifestWriter {
     file: Box<dyn WritableFile>,
     id: u64,
     failed: bool,
+    /// Bytes written so far.
+    bytes: u64,
 }
 
 impl ManifestWriter {
@@ -62,6 +64,7 @@ impl ManifestWriter {
             file,
             id,
             failed: false,
+            bytes: 0,
         };
         writer.append(snapshot)?;
         set_current(fs, dir, &manifest_name(id))?;
@@ -71,6 +74,11 @@ impl ManifestWriter {
     /// The manifest's file number.
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Bytes written to it so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Appends `edit` and syncs it.
@@ -92,6 +100,7 @@ impl ManifestWriter {
             self.failed = true;
         }
         result?;
+        self.bytes += record.len() as u64;
         Ok(())
     }
 }
