@@ -38,17 +38,20 @@ use std::iter::FusedIterator;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use crate::iter::InternalIterator;
+use crate::iter::source::DbCursor;
+use crate::iter::{InternalIterator, KeyRange};
 use crate::types::{prefix_successor, SeqNo, ValueKind, MAX_SEQNO};
 use crate::{Error, Key, Result, Slice, Value};
 
 /// Something an [`Iter`] can read from: a pinned set of memtables and
 /// tables.
 pub trait CursorSource: Send + Sync {
-    /// A new, unpositioned cursor over every version the source holds, in
-    /// internal order. Cursors made by one source must agree on every
-    /// version up to any snapshot an [`Iter`] reads at.
-    fn cursor(&self) -> Result<Box<dyn InternalIterator>>;
+    /// A new, unpositioned cursor over every version the source holds whose
+    /// user key is in `range`, in internal order; it may hold versions
+    /// outside the range too (see [`KeyRange`]). Cursors made by one source
+    /// must agree on every version in the range up to any snapshot an
+    /// [`Iter`] reads at.
+    fn cursor(&self, range: KeyRange<'_>) -> Result<DbCursor>;
 }
 
 /// The bounds `(Included(prefix), Excluded(successor))` that select exactly
@@ -69,8 +72,8 @@ pub struct Iter {
     snapshot: SeqNo,
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
-    front: Option<Box<dyn InternalIterator>>,
-    back: Option<Box<dyn InternalIterator>>,
+    front: Option<DbCursor>,
+    back: Option<DbCursor>,
     /// The key under a tombstone the front is skipping; reused.
     key_buf: Vec<u8>,
     /// An error met after an item was already complete; yielded next.
@@ -117,10 +120,18 @@ impl Iter {
         }
     }
 
+    /// The range both cursors are made for.
+    fn range(&self) -> KeyRange<'_> {
+        KeyRange::new(
+            self.lower.as_ref().map(Vec::as_slice),
+            self.upper.as_ref().map(Vec::as_slice),
+        )
+    }
+
     /// Makes the front cursor, at the first version of the first key inside
     /// the lower bound.
-    fn open_front(&self) -> Result<Box<dyn InternalIterator>> {
-        let mut cursor = self.source.cursor()?;
+    fn open_front(&self) -> Result<DbCursor> {
+        let mut cursor = self.source.cursor(self.range())?;
         match &self.lower {
             Bound::Unbounded => cursor.seek_to_first()?,
             Bound::Included(key) => cursor.seek(key, MAX_SEQNO)?,
@@ -137,8 +148,8 @@ impl Iter {
 
     /// Makes the back cursor, at the last version of the last key inside
     /// the upper bound.
-    fn open_back(&self) -> Result<Box<dyn InternalIterator>> {
-        let mut cursor = self.source.cursor()?;
+    fn open_back(&self) -> Result<DbCursor> {
+        let mut cursor = self.source.cursor(self.range())?;
         match &self.upper {
             Bound::Unbounded => cursor.seek_to_last()?,
             Bound::Included(key) => cursor.seek_for_prev(key, 0)?,
@@ -161,8 +172,8 @@ impl Iter {
             pending_error,
             ..
         } = self;
-        let front = front.as_deref_mut().expect("front cursor was just made");
-        let back = back.as_deref();
+        let front = front.as_mut().expect("front cursor was just made");
+        let back = back.as_ref();
         loop {
             if !front.valid() {
                 return Ok(None);
@@ -210,8 +221,8 @@ impl Iter {
             ..
         } = self;
         let snapshot = *snapshot;
-        let back = back.as_deref_mut().expect("back cursor was just made");
-        let front = front.as_deref();
+        let back = back.as_mut().expect("back cursor was just made");
+        let front = front.as_ref();
         loop {
             if !back.valid() {
                 return Ok(None);
@@ -246,7 +257,7 @@ impl Iter {
 
 /// The value of the cursor's version, `None` for a tombstone.
 #[inline]
-fn visible_value(cursor: &dyn InternalIterator) -> Option<Value> {
+fn visible_value(cursor: &impl InternalIterator) -> Option<Value> {
     match cursor.kind() {
         ValueKind::Value => Some(Slice::copy_from(cursor.value())),
         ValueKind::Tombstone => None,
@@ -256,7 +267,7 @@ fn visible_value(cursor: &dyn InternalIterator) -> Option<Value> {
 /// Moves past the remaining versions of `key`. REQUIRES: the cursor is at a
 /// version of `key`.
 #[inline]
-fn skip_older_forward(cursor: &mut dyn InternalIterator, key: &[u8]) -> Result<()> {
+fn skip_older_forward(cursor: &mut impl InternalIterator, key: &[u8]) -> Result<()> {
     loop {
         cursor.next()?;
         if !cursor.valid() || cursor.key() != key {
@@ -341,6 +352,7 @@ mod tests {
 
     use super::*;
     use crate::iter::merge::MergingIterator;
+    use crate::iter::source::SourceCursor;
     use crate::iter::vec_iter::{Entry, VecIter};
 
     type Pair = (Vec<u8>, Vec<u8>);
@@ -371,7 +383,7 @@ mod tests {
     }
 
     impl CursorSource for TestSource {
-        fn cursor(&self) -> Result<Box<dyn InternalIterator>> {
+        fn cursor(&self, range: KeyRange<'_>) -> Result<DbCursor> {
             self.cursors_made.fetch_add(1, Ordering::Relaxed);
             if self.fail_to_open {
                 return Err(Error::Io(std::io::Error::other("cannot open")));
@@ -386,10 +398,12 @@ mod tests {
                         Some((child, calls)) if child == i => cursor.fail_after(calls),
                         _ => cursor,
                     };
-                    Box::new(cursor) as Box<dyn InternalIterator>
+                    SourceCursor::Boxed(Box::new(cursor))
                 })
                 .collect();
-            Ok(Box::new(MergingIterator::new(children)))
+            // With a range, so that the merge drops children that have left
+            // it, as the database's cursors do.
+            Ok(MergingIterator::with_range(children, range))
         }
     }
 
