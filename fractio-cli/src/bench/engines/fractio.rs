@@ -66,6 +66,7 @@ impl Engine for FractioEngine {
         self.db.contains_key(key).map_err(engine_err)
     }
 
+    #[inline(never)]
     fn range(
         &self,
         start: &[u8],
@@ -75,6 +76,7 @@ impl Engine for FractioEngine {
         Self::visit_all(self.db.range(start..end), visit)
     }
 
+    #[inline(never)]
     fn prefix(&self, prefix: &[u8], visit: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         Self::visit_all(self.db.prefix(prefix), visit)
     }
