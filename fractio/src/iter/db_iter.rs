@@ -26,6 +26,13 @@
 //! - Once either end returns `None` or an error has been yielded, both ends
 //!   return `None` forever.
 //!
+//! [`Iter::next_ref`] is the forward step without the copies: it lends the
+//! key and value where the cursor holds them (a cached block, a memtable)
+//! until the next call. While an entry is lent the front cursor stays at
+//! it; the next call at either end first moves the front past that key's
+//! older versions, so the invariants above hold again before anything
+//! else happens (and the back never sees a lent key as still to come).
+//!
 //! Per item the forward path copies the key and the value once, into the
 //! returned [`Slice`]s (inline up to 118 bytes, so no heap allocation), and
 //! compares keys in place; it only copies a key into a reusable buffer to
@@ -74,8 +81,12 @@ pub struct Iter {
     upper: Bound<Vec<u8>>,
     front: Option<DbCursor>,
     back: Option<DbCursor>,
-    /// The key under a tombstone the front is skipping; reused.
+    /// The key under a tombstone the front is skipping, or of the entry
+    /// lent by `next_ref`; reused.
     key_buf: Vec<u8>,
+    /// Whether the front cursor is at the entry `next_ref` lent last, not
+    /// yet past that key's older versions.
+    lent: bool,
     /// An error met after an item was already complete; yielded next.
     pending_error: Option<Error>,
     done: bool,
@@ -98,9 +109,61 @@ impl Iter {
             front: None,
             back: None,
             key_buf: Vec::new(),
+            lent: false,
             pending_error: None,
             done: false,
         }
+    }
+
+    /// The next entry from the front, lent instead of copied: the key and
+    /// value borrow the iterator until the next call. Otherwise exactly
+    /// [`Iterator::next`] (the two may be mixed, and with `next_back`):
+    /// `Err` at most once, then `None` forever.
+    #[inline]
+    pub fn next_ref(&mut self) -> Option<Result<(&[u8], &[u8])>> {
+        if let Err(err) = self.prepare_step()? {
+            return Some(Err(err));
+        }
+        match self.find_front() {
+            Ok(true) => {
+                self.lent = true;
+                let front = self.front.as_ref().expect("found by find_front");
+                Some(Ok((front.key(), front.value())))
+            }
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Err(err) => {
+                self.done = true;
+                Some(Err(err))
+            }
+        }
+    }
+
+    /// What every step at either end does first: `None` when done, the
+    /// error pending from the last step if any, and moving the front past
+    /// an entry lent by `next_ref`. `Some(Err)` is to be yielded.
+    #[inline]
+    fn prepare_step(&mut self) -> Option<Result<()>> {
+        if self.done {
+            return None;
+        }
+        let mut result = match self.pending_error.take() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        };
+        if result.is_ok() && self.lent {
+            self.lent = false;
+            let front = self.front.as_mut().expect("an entry was lent");
+            self.key_buf.clear();
+            self.key_buf.extend_from_slice(front.key());
+            result = skip_older_forward(front, &self.key_buf);
+        }
+        if result.is_err() {
+            self.done = true;
+        }
+        Some(result)
     }
 
     /// Runs one step at either end and keeps the "error once, then `None`
@@ -159,7 +222,26 @@ impl Iter {
     }
 
     /// Finds the next visible entry from the front; `None` at the end.
+    #[inline]
     fn step_front(&mut self) -> Result<Option<(Key, Value)>> {
+        if !self.find_front()? {
+            return Ok(None);
+        }
+        let front = self.front.as_mut().expect("found by find_front");
+        let key = Slice::copy_from(front.key());
+        let value = Slice::copy_from(front.value());
+        // The item is complete; an error while passing its older versions is
+        // the next thing to yield.
+        if let Err(err) = skip_older_forward(front, &key) {
+            self.pending_error = Some(err);
+        }
+        Ok(Some((key, value)))
+    }
+
+    /// Moves the front cursor to the newest visible version of the next key
+    /// that has a value there, and leaves it there; false at the end.
+    #[inline]
+    fn find_front(&mut self) -> Result<bool> {
         if self.front.is_none() {
             self.front = Some(self.open_front()?);
         }
@@ -169,14 +251,13 @@ impl Iter {
             front,
             back,
             key_buf,
-            pending_error,
             ..
         } = self;
         let front = front.as_mut().expect("front cursor was just made");
         let back = back.as_ref();
         loop {
             if !front.valid() {
-                return Ok(None);
+                return Ok(false);
             }
             // Every version newer than the snapshot is skipped on its own,
             // so the first visible one of a key is its newest visible one.
@@ -186,19 +267,10 @@ impl Iter {
             }
             let key = front.key();
             if !below_upper(upper, key) || back.is_some_and(|b| !b.valid() || key > b.key()) {
-                return Ok(None);
+                return Ok(false);
             }
             match front.kind() {
-                ValueKind::Value => {
-                    let key = Slice::copy_from(key);
-                    let value = Slice::copy_from(front.value());
-                    // The item is complete; an error while passing its older
-                    // versions is the next thing to yield.
-                    if let Err(err) = skip_older_forward(front, &key) {
-                        *pending_error = Some(err);
-                    }
-                    return Ok(Some((key, value)));
-                }
+                ValueKind::Value => return Ok(true),
                 ValueKind::Tombstone => {
                     key_buf.clear();
                     key_buf.extend_from_slice(key);
@@ -299,11 +371,7 @@ impl Iterator for Iter {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if let Some(err) = self.pending_error.take() {
-            self.done = true;
+        if let Err(err) = self.prepare_step()? {
             return Some(Err(err));
         }
         let step = self.step_front();
@@ -314,11 +382,7 @@ impl Iterator for Iter {
 impl DoubleEndedIterator for Iter {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if let Some(err) = self.pending_error.take() {
-            self.done = true;
+        if let Err(err) = self.prepare_step()? {
             return Some(Err(err));
         }
         let step = self.step_back();
@@ -428,6 +492,18 @@ mod tests {
             .collect()
     }
 
+    fn lent(item: Option<Result<(&[u8], &[u8])>>) -> Option<Pair> {
+        item.map(|item| {
+            let (key, value) = item.expect("no error expected");
+            (key.to_vec(), value.to_vec())
+        })
+    }
+
+    /// Every entry, through `next_ref`.
+    fn lent_all(mut it: Iter) -> Vec<Pair> {
+        std::iter::from_fn(|| lent(it.next_ref())).collect()
+    }
+
     fn pair(item: Option<Result<(Key, Value)>>) -> Option<Pair> {
         item.map(|item| {
             let (key, value) = item.expect("no error expected");
@@ -535,18 +611,23 @@ mod tests {
                 expect,
                 "forward {context}"
             );
+            assert_eq!(
+                lent_all(iter(&source, snapshot, &bounds)),
+                expect,
+                "lent {context}"
+            );
             let mut backward = pairs(iter(&source, snapshot, &bounds).rev());
             backward.reverse();
             assert_eq!(backward, expect, "reverse {context}");
-            assert_eq!(source.cursors_made.load(Ordering::Relaxed), 2);
+            assert_eq!(source.cursors_made.load(Ordering::Relaxed), 3);
 
             let mut model: VecDeque<Pair> = expect.iter().cloned().collect();
             let mut it = iter(&source, snapshot, &bounds);
             loop {
-                let (got, want) = if rng.gen_bool(0.5) {
-                    (pair(it.next()), model.pop_front())
-                } else {
-                    (pair(it.next_back()), model.pop_back())
+                let (got, want) = match rng.gen_range(0..3) {
+                    0 => (pair(it.next()), model.pop_front()),
+                    1 => (lent(it.next_ref()), model.pop_front()),
+                    _ => (pair(it.next_back()), model.pop_back()),
                 };
                 assert_eq!(got, want, "interleaved {context}");
                 if got.is_none() {
@@ -555,7 +636,7 @@ mod tests {
             }
             assert_eq!(pair(it.next()), None);
             assert_eq!(pair(it.next_back()), None);
-            assert!(source.cursors_made.load(Ordering::Relaxed) <= 4);
+            assert!(source.cursors_made.load(Ordering::Relaxed) <= 5);
         }
     }
 
@@ -566,7 +647,7 @@ mod tests {
         // error comes exactly once, and then both ends stay `None`.
         let mut rng = StdRng::seed_from_u64(0x6661_696c);
         let mut errors_seen = 0;
-        for case in 0..300 {
+        for case in 0..400 {
             let (children, max_seq) = random_children(&mut rng);
             if children.is_empty() {
                 continue;
@@ -580,8 +661,16 @@ mod tests {
             let mut it = iter(&source, snapshot, &bounds);
             let mut failed = false;
             for _ in 0..200 {
-                let front = rng.gen_bool(0.5);
-                let got = if front { it.next() } else { it.next_back() };
+                let front = rng.gen_range(0..3);
+                let got = match front {
+                    0 => it.next(),
+                    // Lent entries copied, to be checked like owned ones.
+                    1 => it.next_ref().map(|item| {
+                        item.map(|(key, value)| (Slice::copy_from(key), Slice::copy_from(value)))
+                    }),
+                    _ => it.next_back(),
+                };
+                let front = front < 2;
                 match got {
                     Some(Err(_)) => {
                         assert!(!failed, "case {case}: a second error");
@@ -605,7 +694,7 @@ mod tests {
             errors_seen += usize::from(failed);
             assert!(it.next().is_none() && it.next_back().is_none());
         }
-        assert!(errors_seen > 50, "only {errors_seen} cases failed at all");
+        assert!(errors_seen > 60, "only {errors_seen} cases failed at all");
     }
 
     #[test]
