@@ -47,7 +47,9 @@ use std::sync::Arc;
 
 use crate::iter::source::DbCursor;
 use crate::iter::{InternalIterator, KeyRange};
-use crate::types::{prefix_successor, SeqNo, ValueKind, MAX_SEQNO};
+use crate::types::{
+    compare_user_keys, prefix_successor, user_keys_equal, SeqNo, ValueKind, MAX_SEQNO,
+};
 use crate::{Error, Key, Result, Slice, Value};
 
 /// Something an [`Iter`] can read from: a pinned set of memtables and
@@ -266,7 +268,9 @@ impl Iter {
                 continue;
             }
             let key = front.key();
-            if !below_upper(upper, key) || back.is_some_and(|b| !b.valid() || key > b.key()) {
+            if !below_upper(upper, key)
+                || back.is_some_and(|b| !b.valid() || compare_user_keys(key, b.key()).is_gt())
+            {
                 return Ok(false);
             }
             match front.kind() {
@@ -306,14 +310,16 @@ impl Iter {
                 continue;
             }
             let key = back.key();
-            if !above_lower(lower, key) || front.is_some_and(|f| !f.valid() || key < f.key()) {
+            if !above_lower(lower, key)
+                || front.is_some_and(|f| !f.valid() || compare_user_keys(key, f.key()).is_lt())
+            {
                 return Ok(None);
             }
             let key = Slice::copy_from(key);
             let mut newest = visible_value(back);
             loop {
                 back.prev()?;
-                if !back.valid() || back.key() != key.as_bytes() {
+                if !back.valid() || !user_keys_equal(back.key(), &key) {
                     break;
                 }
                 if back.seq() <= snapshot {
@@ -342,7 +348,7 @@ fn visible_value(cursor: &impl InternalIterator) -> Option<Value> {
 fn skip_older_forward(cursor: &mut impl InternalIterator, key: &[u8]) -> Result<()> {
     loop {
         cursor.next()?;
-        if !cursor.valid() || cursor.key() != key {
+        if !cursor.valid() || !user_keys_equal(cursor.key(), key) {
             return Ok(());
         }
     }
@@ -352,8 +358,8 @@ fn skip_older_forward(cursor: &mut impl InternalIterator, key: &[u8]) -> Result<
 fn below_upper(upper: &Bound<Vec<u8>>, key: &[u8]) -> bool {
     match upper {
         Bound::Unbounded => true,
-        Bound::Included(bound) => key <= bound.as_slice(),
-        Bound::Excluded(bound) => key < bound.as_slice(),
+        Bound::Included(bound) => compare_user_keys(key, bound).is_le(),
+        Bound::Excluded(bound) => compare_user_keys(key, bound).is_lt(),
     }
 }
 
@@ -361,8 +367,8 @@ fn below_upper(upper: &Bound<Vec<u8>>, key: &[u8]) -> bool {
 fn above_lower(lower: &Bound<Vec<u8>>, key: &[u8]) -> bool {
     match lower {
         Bound::Unbounded => true,
-        Bound::Included(bound) => key >= bound.as_slice(),
-        Bound::Excluded(bound) => key > bound.as_slice(),
+        Bound::Included(bound) => compare_user_keys(key, bound).is_ge(),
+        Bound::Excluded(bound) => compare_user_keys(key, bound).is_gt(),
     }
 }
 

@@ -46,7 +46,7 @@ use std::fmt;
 use std::ops::Bound;
 
 use crate::iter::{InternalIterator, KeyRange};
-use crate::types::{SeqNo, ValueKind};
+use crate::types::{compare_user_keys, SeqNo, ValueKind};
 use crate::{Result, Slice};
 
 /// A cursor over the union of its children, in internal order.
@@ -126,9 +126,7 @@ impl<C: InternalIterator> HeapMerge<C> {
         let (ca, cb) = (&self.children[a], &self.children[b]);
         // Keys usually differ: only then ask for the sequence numbers
         // (compare_internal's order, with two fewer calls).
-        let order = ca
-            .key()
-            .cmp(cb.key())
+        let order = compare_user_keys(ca.key(), cb.key())
             .then_with(|| cb.seq().cmp(&ca.seq()))
             .then(a.cmp(&b));
         if FWD {
@@ -146,14 +144,14 @@ impl<C: InternalIterator> HeapMerge<C> {
         if FWD {
             match &self.upper {
                 Bound::Unbounded => true,
-                Bound::Included(bound) => key <= bound.as_bytes(),
-                Bound::Excluded(bound) => key < bound.as_bytes(),
+                Bound::Included(bound) => compare_user_keys(key, bound).is_le(),
+                Bound::Excluded(bound) => compare_user_keys(key, bound).is_lt(),
             }
         } else {
             match &self.lower {
                 Bound::Unbounded => true,
-                Bound::Included(bound) => key >= bound.as_bytes(),
-                Bound::Excluded(bound) => key > bound.as_bytes(),
+                Bound::Included(bound) => compare_user_keys(key, bound).is_ge(),
+                Bound::Excluded(bound) => compare_user_keys(key, bound).is_gt(),
             }
         }
     }

@@ -20,7 +20,7 @@ pub mod level;
 
 use std::ops::Bound;
 
-use crate::types::{SeqNo, ValueKind};
+use crate::types::{compare_user_keys, SeqNo, ValueKind};
 use crate::Result;
 
 /// The user keys a cursor is made for: between `lower` and `upper`.
@@ -49,8 +49,8 @@ impl<'a> KeyRange<'a> {
     pub fn above_lower(&self, key: &[u8]) -> bool {
         match self.lower {
             Bound::Unbounded => true,
-            Bound::Included(bound) => key >= bound,
-            Bound::Excluded(bound) => key > bound,
+            Bound::Included(bound) => compare_user_keys(key, bound).is_ge(),
+            Bound::Excluded(bound) => compare_user_keys(key, bound).is_gt(),
         }
     }
 
@@ -59,8 +59,8 @@ impl<'a> KeyRange<'a> {
     pub fn below_upper(&self, key: &[u8]) -> bool {
         match self.upper {
             Bound::Unbounded => true,
-            Bound::Included(bound) => key <= bound,
-            Bound::Excluded(bound) => key < bound,
+            Bound::Included(bound) => compare_user_keys(key, bound).is_le(),
+            Bound::Excluded(bound) => compare_user_keys(key, bound).is_lt(),
         }
     }
 
