@@ -9,9 +9,10 @@
 //! "absent".
 
 use crate::iter::db_iter::CursorSource;
-use crate::iter::level::LevelIter;
+use crate::iter::level::{LevelIter, VersionLevel};
 use crate::iter::merge::MergingIterator;
-use crate::iter::InternalIterator;
+use crate::iter::source::{DbCursor, SourceCursor};
+use crate::iter::KeyRange;
 use crate::memtable::Memtable;
 use crate::slice::Slice;
 use crate::types::{key_hash, SeqNo, ValueKind};
@@ -108,26 +109,32 @@ impl SuperVersion {
 }
 
 impl CursorSource for SuperVersion {
-    fn cursor(&self) -> Result<Box<dyn InternalIterator>> {
-        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+    /// Merges every memtable, the L0 tables whose key range overlaps
+    /// `range`, and for each deeper level the run of tables that does.
+    fn cursor(&self, range: KeyRange<'_>) -> Result<DbCursor> {
+        let mut children = Vec::with_capacity(
+            1 + self.sealed.len() + self.version.level(0).len() + crate::LEVELS - 1,
+        );
         if !self.active.is_empty() {
-            children.push(Box::new(self.active.iter()));
+            children.push(SourceCursor::Memtable(self.active.iter()));
         }
         for sealed in &self.sealed {
-            children.push(Box::new(sealed.memtable.iter()));
+            children.push(SourceCursor::Memtable(sealed.memtable.iter()));
         }
         for handle in self.version.level(0) {
-            children.push(Box::new(handle.table.iter()));
+            if range.overlaps(&handle.meta.smallest_key, &handle.meta.largest_key) {
+                children.push(SourceCursor::Table(handle.table.iter()));
+            }
         }
         for level in 1..crate::LEVELS {
             let tables = self.version.level(level);
-            if !tables.is_empty() {
-                children.push(Box::new(LevelIter::new(tables.to_vec())));
+            let start = tables.partition_point(|t| !range.above_lower(&t.meta.largest_key));
+            let end = tables.partition_point(|t| range.below_upper(&t.meta.smallest_key));
+            if start < end {
+                let run = VersionLevel::new(Arc::clone(&self.version), level, start..end);
+                children.push(SourceCursor::Level(LevelIter::new(run)));
             }
         }
-        if children.len() == 1 {
-            return Ok(children.pop().expect("one child"));
-        }
-        Ok(Box::new(MergingIterator::new(children)))
+        Ok(MergingIterator::with_range(children, range))
     }
 }

@@ -1,26 +1,60 @@
 //! [`LevelIter`]: one cursor over a sorted, non-overlapping level of
 //! tables, opening each table's cursor only when the walk reaches it.
+//!
+//! The tables are anything that derefs to a slice of handles: a `Vec` of
+//! them (compaction inputs) or a [`VersionLevel`], a run of one level of a
+//! pinned [`Version`], which costs one `Arc` clone instead of a `Vec` and
+//! one per table.
 
 use super::InternalIterator;
 use crate::table::TableIter;
 use crate::types::{SeqNo, ValueKind};
-use crate::version::TableHandle;
+use crate::version::{TableHandle, Version};
 use crate::Result;
+use std::ops::{Deref, Range};
 use std::sync::Arc;
+
+/// Tables `range` of level `level` of a pinned version.
+pub struct VersionLevel {
+    version: Arc<Version>,
+    level: usize,
+    range: Range<usize>,
+}
+
+impl VersionLevel {
+    /// Tables `range` of `level` of `version`. Panics when out of bounds.
+    pub fn new(version: Arc<Version>, level: usize, range: Range<usize>) -> VersionLevel {
+        assert!(range.start <= range.end && range.end <= version.level(level).len());
+        VersionLevel {
+            version,
+            level,
+            range,
+        }
+    }
+}
+
+impl Deref for VersionLevel {
+    type Target = [Arc<TableHandle>];
+
+    #[inline]
+    fn deref(&self) -> &[Arc<TableHandle>] {
+        &self.version.level(self.level)[self.range.clone()]
+    }
+}
 
 /// A cursor over the concatenation of a level's tables.
 ///
 /// Invariant: `tables` are ordered by key with disjoint ranges, so the
 /// internal order of the level is the tables' orders one after another.
-pub struct LevelIter {
-    tables: Vec<Arc<TableHandle>>,
+pub struct LevelIter<T = Vec<Arc<TableHandle>>> {
+    tables: T,
     /// The table under the cursor and its cursor.
     current: Option<(usize, TableIter)>,
 }
 
-impl LevelIter {
+impl<T: Deref<Target = [Arc<TableHandle>]>> LevelIter<T> {
     /// A cursor over `tables` (REQUIRES: sorted, non-overlapping).
-    pub fn new(tables: Vec<Arc<TableHandle>>) -> LevelIter {
+    pub fn new(tables: T) -> LevelIter<T> {
         LevelIter {
             tables,
             current: None,
@@ -34,6 +68,7 @@ impl LevelIter {
         &mut self.current.as_mut().expect("just set").1
     }
 
+    #[inline]
     fn cursor(&self) -> &TableIter {
         &self.current.as_ref().expect("valid cursor").1
     }
@@ -71,7 +106,8 @@ impl LevelIter {
     }
 }
 
-impl InternalIterator for LevelIter {
+impl<T: Deref<Target = [Arc<TableHandle>]> + Send> InternalIterator for LevelIter<T> {
+    #[inline]
     fn valid(&self) -> bool {
         self.current.as_ref().is_some_and(|(_, iter)| iter.valid())
     }
@@ -120,9 +156,13 @@ impl InternalIterator for LevelIter {
         self.skip_backward()
     }
 
+    #[inline]
     fn next(&mut self) -> Result<()> {
         if let Some((_, iter)) = &mut self.current {
             iter.next()?;
+            if iter.valid() {
+                return Ok(());
+            }
         }
         self.skip_forward()
     }
@@ -134,18 +174,22 @@ impl InternalIterator for LevelIter {
         self.skip_backward()
     }
 
+    #[inline]
     fn key(&self) -> &[u8] {
         self.cursor().key()
     }
 
+    #[inline]
     fn seq(&self) -> SeqNo {
         self.cursor().seq()
     }
 
+    #[inline]
     fn kind(&self) -> ValueKind {
         self.cursor().kind()
     }
 
+    #[inline]
     fn value(&self) -> &[u8] {
         self.cursor().value()
     }

@@ -9,11 +9,67 @@
 //!
 //! Cursors own what they read (through `Arc`s), so they are `'static` and
 //! can outlive the call that made them.
+//!
+//! A [`KeyRange`] tells the code that builds a cursor which user keys the
+//! caller will look at, so that it can leave out sources that hold none of
+//! them ([`source`]) and stop merging children that have passed the range
+//! ([`merge`]). It is a hint: a cursor made for a range holds every version
+//! inside it, and maybe some outside.
 
 pub mod level;
 
-use crate::types::{SeqNo, ValueKind};
+use std::ops::Bound;
+
+use crate::types::{compare_user_keys, SeqNo, ValueKind};
 use crate::Result;
+
+/// The user keys a cursor is made for: between `lower` and `upper`.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRange<'a> {
+    /// The lower bound.
+    pub lower: Bound<&'a [u8]>,
+    /// The upper bound.
+    pub upper: Bound<&'a [u8]>,
+}
+
+impl<'a> KeyRange<'a> {
+    /// Every key.
+    pub const ALL: KeyRange<'static> = KeyRange {
+        lower: Bound::Unbounded,
+        upper: Bound::Unbounded,
+    };
+
+    /// The range between `lower` and `upper`.
+    pub fn new(lower: Bound<&'a [u8]>, upper: Bound<&'a [u8]>) -> KeyRange<'a> {
+        KeyRange { lower, upper }
+    }
+
+    /// Whether `key` is not below the lower bound.
+    #[inline]
+    pub fn above_lower(&self, key: &[u8]) -> bool {
+        match self.lower {
+            Bound::Unbounded => true,
+            Bound::Included(bound) => compare_user_keys(key, bound).is_ge(),
+            Bound::Excluded(bound) => compare_user_keys(key, bound).is_gt(),
+        }
+    }
+
+    /// Whether `key` is not above the upper bound.
+    #[inline]
+    pub fn below_upper(&self, key: &[u8]) -> bool {
+        match self.upper {
+            Bound::Unbounded => true,
+            Bound::Included(bound) => compare_user_keys(key, bound).is_le(),
+            Bound::Excluded(bound) => compare_user_keys(key, bound).is_lt(),
+        }
+    }
+
+    /// Whether some key in `[smallest, largest]` may be in the range.
+    #[inline]
+    pub fn overlaps(&self, smallest: &[u8], largest: &[u8]) -> bool {
+        self.above_lower(largest) && self.below_upper(smallest)
+    }
+}
 
 /// A bidirectional cursor over versions in internal order.
 ///
@@ -99,8 +155,10 @@ impl<I: InternalIterator + ?Sized> InternalIterator for Box<I> {
 
 pub mod db_iter;
 pub mod merge;
+pub mod source;
 pub mod vec_iter;
 
 pub use db_iter::{prefix_bounds, CursorSource, Iter};
 pub use merge::MergingIterator;
+pub use source::{DbCursor, SourceCursor};
 pub use vec_iter::VecIter;
