@@ -2,8 +2,13 @@
 //! in-memory index (a block number) and a [`BlockIter`] over that block.
 //!
 //! Blocks come through the block cache (optionally without filling it).
-//! `next` decodes one entry incrementally into a key buffer reused for the
-//! whole scan, and moves to the next block only when one ends. The cursor
+//! Once the cursor has moved forward into two consecutive blocks that were
+//! not cached, it reads ahead: the following blocks, up to
+//! [`READAHEAD_BYTES`], in one read, each then verified and decoded as it
+//! is reached — a long scan costs one system call per window instead of
+//! one per block. `next` decodes one entry incrementally into a key buffer
+//! reused for the whole scan, and moves to the next block only when one
+//! ends. The cursor
 //! holds `Arc`s of its table and current block, so it is `'static` and
 //! `Send`; one thread drives it. After an error it is invalid.
 
@@ -20,6 +25,9 @@ static EMPTY_BLOCK: LazyLock<Arc<Block>> = LazyLock::new(|| {
     Arc::new(Block::decode(vec![0; 4]).unwrap_or_else(|_| unreachable!("an empty block decodes")))
 });
 
+/// Bytes a sequential scan reads ahead at once.
+pub const READAHEAD_BYTES: u64 = 64 << 10;
+
 /// A cursor over every version in a table, in internal order.
 pub struct TableIter {
     table: Arc<Table>,
@@ -27,6 +35,11 @@ pub struct TableIter {
     block: usize,
     iter: BlockIter,
     fill_cache: bool,
+    /// Consecutive forward moves into a block that was not cached.
+    sequential_misses: u32,
+    /// Sealed bytes read ahead, starting at file offset `window_start`.
+    window: Vec<u8>,
+    window_start: u64,
 }
 
 impl TableIter {
@@ -37,6 +50,9 @@ impl TableIter {
             block: none,
             iter: BlockIter::new(Arc::clone(&EMPTY_BLOCK)),
             fill_cache,
+            sequential_misses: 0,
+            window: Vec::new(),
+            window_start: 0,
         }
     }
 
@@ -54,7 +70,8 @@ impl TableIter {
             self.clear();
             return Ok(());
         };
-        match self.table.data_block(i, handle, self.fill_cache) {
+        let forward = i == self.block.wrapping_add(1);
+        match self.fetch(i, handle, forward) {
             Ok(block) => {
                 self.iter.reset(block);
                 self.block = i;
@@ -65,6 +82,59 @@ impl TableIter {
                 Err(err)
             }
         }
+    }
+
+    /// Block `i` (at `handle`): from the cache, from the read-ahead window,
+    /// or read from disk. `forward`: the cursor moves to the next block.
+    fn fetch(&mut self, i: usize, handle: BlockHandle, forward: bool) -> Result<Arc<Block>> {
+        if let Some(block) = self.table.cached_block(i) {
+            return Ok(block);
+        }
+        self.sequential_misses = if forward {
+            self.sequential_misses + 1
+        } else {
+            0
+        };
+        if self.sequential_misses < 2 {
+            return self.table.data_block(i, handle, self.fill_cache);
+        }
+        let end = handle.end();
+        let window_end = self.window_start + self.window.len() as u64;
+        if handle.offset < self.window_start || end > window_end {
+            self.read_ahead(i, handle)?;
+        }
+        // The window covers the block (checked or just read).
+        let at = (handle.offset - self.window_start) as usize;
+        match self.window.get(at..at + handle.size as usize) {
+            Some(sealed) => {
+                let sealed = sealed.to_vec();
+                self.table
+                    .block_from_sealed(i, handle, sealed, self.fill_cache)
+            }
+            None => self.table.data_block(i, handle, self.fill_cache),
+        }
+    }
+
+    /// Reads blocks `i..` into the window, as many as fit in
+    /// [`READAHEAD_BYTES`] (at least block `i`).
+    fn read_ahead(&mut self, i: usize, handle: BlockHandle) -> Result<()> {
+        let index = self.table.index();
+        let mut end = handle.end();
+        for next in i + 1..index.len() {
+            match index.handle(next) {
+                Some(next) if next.end() - handle.offset <= READAHEAD_BYTES => {
+                    end = next.end();
+                }
+                _ => break,
+            }
+        }
+        self.window_start = handle.offset;
+        let len = (end - handle.offset) as usize;
+        let read = self.table.read_span(&mut self.window, handle.offset, len);
+        if read.is_err() {
+            self.window.clear();
+        }
+        read
     }
 
     /// Leaves the cursor at no block (invalid).

@@ -303,6 +303,38 @@ impl Table {
         Ok(block)
     }
 
+    /// Data block `i`, if the cache holds it (counted as a hit or a miss).
+    pub(crate) fn cached_block(&self, i: usize) -> Option<Arc<Block>> {
+        self.blocks.get(i)
+    }
+
+    /// Replaces `buf` with the `len` bytes at `offset` (several blocks read
+    /// ahead in one call).
+    pub(crate) fn read_span(&self, buf: &mut Vec<u8>, offset: u64, len: usize) -> Result<()> {
+        buf.clear();
+        self.file()?
+            .read_exact_at_into(buf, len, offset)
+            .map_err(|err| read_error(err, &self.path, offset))
+    }
+
+    /// Data block `i` (at `handle`) from its sealed bytes, read ahead:
+    /// verified and decoded as any block read, and cached if `fill_cache`.
+    pub(crate) fn block_from_sealed(
+        &self,
+        i: usize,
+        handle: BlockHandle,
+        sealed: Vec<u8>,
+        fill_cache: bool,
+    ) -> Result<Arc<Block>> {
+        let payload = unseal_block(sealed)
+            .map_err(|err| Error::corruption(&self.path, handle.offset, err.0))?;
+        let block = Arc::new(self.decode_block(handle, payload)?);
+        if fill_cache {
+            self.blocks.insert(i, &block);
+        }
+        Ok(block)
+    }
+
     /// Reads, verifies and decompresses the block at `handle`.
     fn read_block(&self, handle: BlockHandle) -> Result<Vec<u8>> {
         read_block(&*self.file()?, &self.path, handle)
