@@ -1,16 +1,27 @@
 //! [`WalWriter`]: appends records to the current log segment.
 //!
-//! REQUIRES: one writer at a time (the database's commit lock). Group
-//! commit: [`Segment::sync_to`] may be called by any thread, concurrently
-//! with appends; one caller syncs everything appended so far, and callers
-//! whose record is already covered return at once, so concurrent `Sync`
-//! writers share one sync.
+//! REQUIRES: one writer at a time (the database's commit lock).
+//!
+//! Group commit: [`Segment::sync_to`] may be called by any thread,
+//! concurrently with appends. At most one caller at a time, the *leader*,
+//! syncs; it syncs every byte appended before its sync started, not only
+//! its own record. Callers that arrive while a sync runs wait for it as
+//! *followers*; when it ends, every follower whose record it covered
+//! returns at once (all are woken together), and one of the others becomes
+//! the next leader, so the next sync covers every record appended during
+//! the last one.
+//!
+//! Invariant (what makes an acknowledged `Sync` write durable): `synced`
+//! only ever holds a value `upto` that a leader read from `written` before
+//! starting the sync that made `[0, upto)` durable; `written` is stored
+//! after a record's bytes are in the file. So `synced >= end` means a sync
+//! that started after the record was appended has completed.
 
 use super::{segment_name, HEADER_LEN, PAYLOAD_PREFIX_LEN};
 use crate::coding::checksum_parts;
 use crate::fs::{FileSystem, LogFile};
 use crate::types::SeqNo;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,8 +36,10 @@ pub struct Segment {
     written: AtomicU64,
     /// Bytes `[0, synced)` are durable.
     synced: AtomicU64,
-    /// Serialises syncs of this segment.
-    sync_lock: Mutex<()>,
+    /// Whether a leader is syncing (see the module doc).
+    syncing: Mutex<bool>,
+    /// Signalled when a leader's sync ends, successfully or not.
+    sync_done: Condvar,
     /// Whether the segment's directory entry is durable; made so by the
     /// first sync, so a segment that is never synced costs no directory sync.
     dir_synced: AtomicBool,
@@ -36,21 +49,39 @@ pub struct Segment {
 
 impl Segment {
     /// Makes every record up to byte `end` durable, sharing the sync with
-    /// concurrent callers.
+    /// concurrent callers (see the module doc).
     pub fn sync_to(&self, end: u64) -> io::Result<()> {
         if self.synced.load(Ordering::Acquire) >= end {
             return Ok(());
         }
-        let _turn = self.sync_lock.lock();
-        if self.synced.load(Ordering::Acquire) >= end {
-            return Ok(()); // a concurrent caller's sync covered us
+        {
+            let mut syncing = self.syncing.lock();
+            loop {
+                if self.synced.load(Ordering::Acquire) >= end {
+                    return Ok(()); // a leader's sync covered us
+                }
+                if !*syncing {
+                    *syncing = true;
+                    break; // lead
+                }
+                self.sync_done.wait(&mut syncing);
+            }
         }
+        let result = self.lead_sync();
+        *self.syncing.lock() = false;
+        self.sync_done.notify_all();
+        result
+    }
+
+    /// The leader's sync: everything appended so far.
+    fn lead_sync(&self) -> io::Result<()> {
         if !self.dir_synced.load(Ordering::Acquire) {
             self.fs.sync_dir(&self.dir)?;
             self.dir_synced.store(true, Ordering::Release);
         }
+        // Read after the leader's own append completed: covers it and every
+        // record appended before this point.
         let upto = self.written.load(Ordering::Acquire);
-        debug_assert!(upto >= end);
         self.file.sync(upto)?;
         self.synced.store(upto, Ordering::Release);
         Ok(())
@@ -202,7 +233,8 @@ fn create_segment(
         file,
         written: AtomicU64::new(0),
         synced: AtomicU64::new(0),
-        sync_lock: Mutex::new(()),
+        syncing: Mutex::new(false),
+        sync_done: Condvar::new(),
         dir_synced: AtomicBool::new(false),
         fs: fs.clone(),
         dir: dir.to_path_buf(),
