@@ -19,7 +19,7 @@
 
 use super::{segment_name, HEADER_LEN, PAYLOAD_PREFIX_LEN};
 use crate::coding::checksum_parts;
-use crate::fs::{FileSystem, LogFile};
+use crate::fs::{FileSystem, LogFile, LogMode};
 use crate::types::SeqNo;
 use parking_lot::{Condvar, Mutex};
 use std::io;
@@ -121,6 +121,8 @@ pub struct Appended {
 pub struct WalWriter {
     fs: Arc<dyn FileSystem>,
     dir: PathBuf,
+    /// How every segment's appends reach its file.
+    mode: LogMode,
     segment: Arc<Segment>,
     offset: u64,
     capacity: u64,
@@ -129,17 +131,20 @@ pub struct WalWriter {
 }
 
 impl WalWriter {
-    /// Creates segment `id` in `dir` with room for `capacity` bytes.
+    /// Creates segment `id` in `dir` with room for `capacity` bytes; it and
+    /// every later segment are created in `mode`.
     pub fn create(
         fs: Arc<dyn FileSystem>,
         dir: &Path,
         id: u64,
         capacity: u64,
+        mode: LogMode,
     ) -> io::Result<WalWriter> {
-        let segment = create_segment(&fs, dir, id, capacity)?;
+        let segment = create_segment(&fs, dir, id, capacity, mode)?;
         Ok(WalWriter {
             fs,
             dir: dir.to_path_buf(),
+            mode,
             segment,
             offset: 0,
             capacity,
@@ -209,7 +214,7 @@ impl WalWriter {
         if sync_old {
             self.segment.sync_all()?;
         }
-        let segment = create_segment(&self.fs, &self.dir, id, capacity)?;
+        let segment = create_segment(&self.fs, &self.dir, id, capacity, self.mode)?;
         self.offset = 0;
         self.capacity = capacity;
         Ok(std::mem::replace(&mut self.segment, segment))
@@ -226,8 +231,9 @@ fn create_segment(
     dir: &Path,
     id: u64,
     capacity: u64,
+    mode: LogMode,
 ) -> io::Result<Arc<Segment>> {
-    let file = fs.create_log(&dir.join(segment_name(id)), capacity)?;
+    let file = fs.create_log(&dir.join(segment_name(id)), capacity, mode)?;
     Ok(Arc::new(Segment {
         id,
         file,
