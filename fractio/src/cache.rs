@@ -16,9 +16,12 @@
 //! with it, so a deleted table's blocks can never be mistaken for
 //! another's.
 //!
-//! # Eviction: S3-FIFO
+//! # Eviction: S3-FIFO, per shard
+//! Blocks are spread over up to [`MAX_SHARDS`] shards (by table and block
+//! number), each with its own share of the budget and its own mutex, so
+//! readers that miss at the same time rarely wait for one another.
 //! Bookkeeping happens only when a block is inserted (after a disk read,
-//! which costs far more), under one mutex:
+//! which costs far more), under the shard's mutex:
 //! - a new block enters the *small* queue (FIFO);
 //! - a hit sets the slot's small frequency counter (saturating at 3; a
 //!   plain store, skipped when already saturated);
@@ -32,8 +35,9 @@
 //! queue and out, while blocks read repeatedly live in the main queue: a
 //! scan does not flush the working set.
 //!
-//! Invariants: `used` is the sum of the charges of the blocks held in
-//! slots of live tables; each held block has exactly one queue entry;
+//! Invariants: a shard's `used` is the sum of the charges of the blocks of
+//! that shard held in slots of live tables; each held block has exactly
+//! one queue entry, in its shard;
 //! queue entries of dropped tables are stale and skipped (their charge was
 //! released by the drop). Thread-safe: every method takes `&self`. Hit and
 //! miss counters are striped over cache-line padded atomics so readers on
@@ -49,6 +53,9 @@ use std::sync::{Arc, Weak};
 const STRIPES: usize = 8;
 /// The largest value of a slot's frequency counter.
 const MAX_FREQ: u8 = 3;
+/// The most shards a cache has; a small cache has fewer (at least 1 MiB
+/// each), so each shard's queues still hold many blocks.
+pub const MAX_SHARDS: usize = 16;
 
 /// One stripe of the hit and miss counters, alone on its cache line.
 #[derive(Debug, Default)]
@@ -74,14 +81,21 @@ struct Queues {
     small_bytes: usize,
 }
 
-/// A byte-bounded cache of decoded blocks shared by all tables.
-pub struct BlockCache {
+/// One shard: its share of the budget, what it holds, its queues.
+#[repr(align(128))]
+struct Shard {
     capacity: usize,
     /// Bytes of blocks held.
     used: AtomicUsize,
     /// Blocks held.
     resident: AtomicUsize,
     queues: Mutex<Queues>,
+}
+
+/// A byte-bounded cache of decoded blocks shared by all tables.
+pub struct BlockCache {
+    capacity: usize,
+    shards: Box<[Shard]>,
     counters: [Counters; STRIPES],
 }
 
@@ -100,11 +114,17 @@ impl BlockCache {
     /// A cache holding up to `capacity_bytes` of blocks. With 0 it holds
     /// nothing (every read goes to disk).
     pub fn new(capacity_bytes: usize) -> BlockCache {
+        let shards = (capacity_bytes >> 20).clamp(1, MAX_SHARDS);
         BlockCache {
             capacity: capacity_bytes,
-            used: AtomicUsize::new(0),
-            resident: AtomicUsize::new(0),
-            queues: Mutex::default(),
+            shards: (0..shards)
+                .map(|_| Shard {
+                    capacity: capacity_bytes / shards,
+                    used: AtomicUsize::new(0),
+                    resident: AtomicUsize::new(0),
+                    queues: Mutex::default(),
+                })
+                .collect(),
             counters: Default::default(),
         }
     }
@@ -135,7 +155,9 @@ impl BlockCache {
 
     /// Bytes of blocks held.
     pub fn used_bytes(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
+        (self.shards.iter())
+            .map(|shard| shard.used.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The configured capacity in bytes.
@@ -145,7 +167,9 @@ impl BlockCache {
 
     /// The number of blocks held.
     pub fn len(&self) -> usize {
-        self.resident.load(Ordering::Relaxed)
+        (self.shards.iter())
+            .map(|shard| shard.resident.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Whether no block is held.
@@ -164,13 +188,23 @@ impl BlockCache {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The shard of block `i` of `table`.
+    #[inline]
+    fn shard(&self, table: &TableBlocks, i: usize) -> &Shard {
+        let mixed = ((table as *const TableBlocks as usize) ^ i.wrapping_mul(0x9e37_79b9))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15_u64 as usize);
+        &self.shards[(mixed >> 40) % self.shards.len()]
+    }
+}
+
+impl Shard {
     /// Releases `charge` bytes of one block that left the cache.
     fn release(&self, charge: usize) {
         self.used.fetch_sub(charge, Ordering::Relaxed);
         self.resident.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Evicts until the cache is within its budget (or holds nothing
+    /// Evicts until the shard is within its budget (or holds nothing
     /// evictable), then drops stale entries if they have piled up.
     fn evict(&self, queues: &mut Queues) {
         while self.used.load(Ordering::Relaxed) > self.capacity {
@@ -202,7 +236,7 @@ impl BlockCache {
             }
         }
         let queued = queues.small.len() + queues.main.len();
-        if queued > 2 * self.len() + 1024 {
+        if queued > 2 * self.resident.load(Ordering::Relaxed) + 1024 {
             let live = |entry: &Entry| entry.table.strong_count() > 0;
             queues.small.retain(live);
             queues.main.retain(live);
@@ -251,7 +285,8 @@ impl TableBlocks {
         let (Some(slot), Ok(queued_charge)) = (self.slots.get(i), u32::try_from(charge)) else {
             return;
         };
-        if charge > cache.capacity {
+        let shard = cache.shard(self, i);
+        if charge > shard.capacity {
             return;
         }
         {
@@ -262,16 +297,16 @@ impl TableBlocks {
             *held = Some(Arc::clone(block));
         }
         slot.freq.store(0, Ordering::Relaxed);
-        cache.used.fetch_add(charge, Ordering::Relaxed);
-        cache.resident.fetch_add(1, Ordering::Relaxed);
-        let mut queues = cache.queues.lock();
+        shard.used.fetch_add(charge, Ordering::Relaxed);
+        shard.resident.fetch_add(1, Ordering::Relaxed);
+        let mut queues = shard.queues.lock();
         queues.small.push_back(Entry {
             table: Arc::downgrade(self),
             block: i as u32,
             charge: queued_charge,
         });
         queues.small_bytes += charge;
-        cache.evict(&mut queues);
+        shard.evict(&mut queues);
     }
 
     /// Bytes the slots themselves take (not the blocks).
@@ -282,9 +317,9 @@ impl TableBlocks {
 
 impl Drop for TableBlocks {
     fn drop(&mut self) {
-        for slot in self.slots.iter_mut() {
-            if let Some(block) = slot.block.get_mut().take() {
-                self.cache.release(block.charge());
+        for i in 0..self.slots.len() {
+            if let Some(block) = self.slots[i].block.get_mut().take() {
+                self.cache.shard(self, i).release(block.charge());
             }
         }
     }
@@ -383,8 +418,10 @@ mod tests {
             }
         }
         assert_eq!(cache.len(), 0);
-        let queues = cache.queues.lock();
-        assert!(queues.small.len() + queues.main.len() <= 2 * 100 + 1024);
+        for shard in cache.shards.iter() {
+            let queues = shard.queues.lock();
+            assert!(queues.small.len() + queues.main.len() <= 2 * 100 + 1024);
+        }
     }
 
     /// Goal: a scan does not evict the working set. Method: read a small
@@ -432,7 +469,9 @@ mod tests {
 
     #[test]
     fn concurrent_readers_and_inserters_keep_the_accounting() {
-        let cache = Arc::new(BlockCache::new(1 << 20));
+        // 16 shards of 1 MiB; the blocks would take 40 MB.
+        let cache = Arc::new(BlockCache::new(16 << 20));
+        assert_eq!(cache.shards.len(), MAX_SHARDS);
         let tables: Vec<_> = (0..4).map(|_| cache.table(500)).collect();
         std::thread::scope(|scope| {
             for t in 0..4 {
@@ -446,17 +485,18 @@ mod tests {
                         let table = &tables[(x >> 62) as usize];
                         let i = (x >> 33) as usize % 500;
                         if table.get(i).is_none() {
-                            table.insert(i, &block(2000));
+                            table.insert(i, &block(20_000));
                         }
                     }
                 });
             }
         });
-        assert!(cache.used_bytes() <= 1 << 20);
+        assert!(cache.used_bytes() <= 16 << 20);
+        assert!(cache.used_bytes() > 12 << 20, "{}", cache.used_bytes());
         let held: usize = (tables.iter())
             .map(|t| (0..500).filter(|&i| t.get(i).is_some()).count())
             .sum();
         assert_eq!(held, cache.len());
-        assert_eq!(cache.used_bytes(), held * block(2000).charge());
+        assert_eq!(cache.used_bytes(), held * block(20_000).charge());
     }
 }
