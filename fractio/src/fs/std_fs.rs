@@ -321,16 +321,8 @@ impl LogFile for MappedLog {
             return;
         }
         // SAFETY: `[from, to)` lies inside the mapping, which lives as long
-        // as `self`. MADV_POPULATE_WRITE faults the pages in writable as a
-        // write of nothing would: it never changes bytes, so it cannot
-        // disturb a concurrent `write_at`.
-        unsafe {
-            libc::madvise(
-                self.map.as_mut_ptr().add(from as usize).cast(),
-                (to - from) as usize,
-                MADV_POPULATE_WRITE,
-            );
-        }
+        // as `self`.
+        unsafe { populate_write(self.map.as_mut_ptr(), from, to) };
     }
 
     fn sync(&self, upto: u64) -> io::Result<()> {
@@ -416,15 +408,8 @@ impl LogFile for BufferedLog {
             return;
         }
         // SAFETY: `[from, to)` lies inside the buffer, which lives as long
-        // as `self`. MADV_POPULATE_WRITE backs the pages without changing
-        // a byte, so it cannot disturb a concurrent `write_at`.
-        unsafe {
-            libc::madvise(
-                self.buffer.as_mut_ptr().add(from as usize).cast(),
-                (to - from) as usize,
-                MADV_POPULATE_WRITE,
-            );
-        }
+        // as `self`.
+        unsafe { populate_write(self.buffer.as_mut_ptr(), from, to) };
     }
 
     fn sync(&self, upto: u64) -> io::Result<()> {
@@ -465,6 +450,25 @@ struct StdLock {
 }
 
 impl FileLock for StdLock {}
+
+/// Backs bytes `[from, to)` of the memory at `base` with writable pages
+/// (best effort). MADV_POPULATE_WRITE faults the pages in as a write of
+/// nothing would: it never changes a byte, so it cannot disturb a
+/// concurrent write to them.
+///
+/// # Safety
+/// `[base + from, base + to)` must lie inside one live mapping.
+unsafe fn populate_write(base: *mut u8, from: u64, to: u64) {
+    // SAFETY: the caller's contract; madvise only reads the range's
+    // address and length.
+    unsafe {
+        libc::madvise(
+            base.add(from as usize).cast(),
+            (to - from) as usize,
+            MADV_POPULATE_WRITE,
+        );
+    }
+}
 
 #[cfg(test)]
 mod tests {
