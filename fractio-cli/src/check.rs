@@ -27,7 +27,7 @@
 use fractio::cache::BlockCache;
 use fractio::coding::{checksum, get_u32};
 use fractio::fs::{FileSystem, StdFs};
-use fractio::version::manifest::{parse_manifest_name, read_current};
+use fractio::version::manifest::{next_valid_frame, parse_manifest_name, read_current};
 use fractio::version::{TableMeta, VersionEdit};
 use fractio::wal::parse_segment_name;
 use fractio::wal::reader::{read_segment, SegmentEnd};
@@ -278,21 +278,6 @@ fn walk_manifest(bytes: &[u8], path: &Path, report: &mut Report) -> Vec<VersionE
         }
     }
     edits
-}
-
-/// The first offset at or after `from` holding a whole record frame with a
-/// good checksum.
-fn next_valid_frame(bytes: &[u8], from: usize) -> Option<usize> {
-    (from..bytes.len().saturating_sub(8)).find(|&pos| {
-        let rest = &bytes[pos..];
-        let (Some(crc), Some(len)) = (get_u32(rest, 0), get_u32(rest, 4)) else {
-            return false;
-        };
-        len > 0
-            && rest
-                .get(4..8usize.saturating_add(len as usize))
-                .is_some_and(|body| checksum(body) == crc)
-    })
 }
 
 fn table_path(dir: &Path, id: u64) -> PathBuf {

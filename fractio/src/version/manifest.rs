@@ -188,7 +188,10 @@ pub fn decode_manifest(bytes: &[u8], path: &Path) -> Result<Vec<VersionEdit>> {
     Ok(edits)
 }
 
-fn next_valid_frame(bytes: &[u8], from: usize) -> Option<usize> {
+/// The first offset at or after `from` in manifest `bytes` holding a whole
+/// record frame with a good checksum (to tell damage followed by good
+/// records from a torn last record).
+pub fn next_valid_frame(bytes: &[u8], from: usize) -> Option<usize> {
     (from..bytes.len().saturating_sub(8)).find(|&pos| {
         let rest = &bytes[pos..];
         let (Some(crc), Some(len)) = (get_u32(rest, 0), get_u32(rest, 4)) else {
