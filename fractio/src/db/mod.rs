@@ -43,7 +43,7 @@ use crate::types::{SeqNo, ValueKind};
 use crate::version::manifest::{self, ManifestWriter};
 use crate::version::OpenTables;
 use crate::version::{Version, VersionEdit};
-use crate::wal::writer::{Segment, WalWriter};
+use crate::wal::writer::{Appended, Segment, WalWriter};
 use crate::{Error, Result, Value};
 use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -497,20 +497,7 @@ impl DbInner {
             .map_err(|e| self.fail_writes("log write", e))?;
         let inserted = state.active.insert(key, seq, kind, value);
         assert!(inserted, "memtable room was reserved");
-        state.last_seq = seq;
-        self.visible_seq.store(seq, Ordering::Release);
-        let WriteState {
-            ahead, active, wal, ..
-        } = &mut *state;
-        ahead.keep_ahead(active, wal.segment());
-        drop(state);
-        if self.options.durability == Durability::Sync {
-            appended
-                .segment
-                .sync_to(appended.end)
-                .map_err(|e| self.fail_writes("log sync", e))?;
-        }
-        Ok(())
+        self.publish(state, seq, &appended)
     }
 
     fn commit_batch(&self, batch: &WriteBatch) -> Result<()> {
@@ -542,8 +529,22 @@ impl DbInner {
                     .insert(entry.key, first + i as u64, entry.kind, entry.value);
             assert!(inserted, "memtable room was reserved");
         }
-        state.last_seq = first + count as u64 - 1;
-        self.visible_seq.store(state.last_seq, Ordering::Release);
+        self.publish(state, first + count as u64 - 1, &appended)
+    }
+
+    /// Ends a commit whose entries up to `last_seq` are in the log and the
+    /// memtable: makes them visible, keeps the prefault thread ahead,
+    /// releases the commit lock and, under `Durability::Sync`, waits until
+    /// the log record is durable.
+    #[inline]
+    fn publish(
+        &self,
+        mut state: MutexGuard<'_, WriteState>,
+        last_seq: SeqNo,
+        appended: &Appended,
+    ) -> Result<()> {
+        state.last_seq = last_seq;
+        self.visible_seq.store(last_seq, Ordering::Release);
         let WriteState {
             ahead, active, wal, ..
         } = &mut *state;
