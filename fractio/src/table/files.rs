@@ -15,6 +15,7 @@
 
 use super::reader::Table;
 use crate::fs::{FileSystem, RandomAccessFile};
+use crate::{Error, Result};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::io;
@@ -57,9 +58,16 @@ impl OpenFiles {
         self.open.load(Ordering::Relaxed)
     }
 
-    /// Opens the file at `path` again.
-    pub(crate) fn reopen(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        self.fs.open_random(path)
+    /// Opens the table file at `path` (the first time or again); a file
+    /// that is not there is a corruption: the manifest names it.
+    pub fn open(&self, path: &Path) -> Result<Arc<dyn RandomAccessFile>> {
+        self.fs.open_random(path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                Error::corruption(path, 0, "table named by the manifest is missing")
+            } else {
+                Error::Io(e)
+            }
+        })
     }
 
     /// Counts a table that just opened its file, and closes the files of

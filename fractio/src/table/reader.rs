@@ -352,13 +352,7 @@ impl Table {
         let Some(files) = &self.files else {
             return Err(Error::corruption(&self.path, 0, "table file closed"));
         };
-        let opened = files.reopen(&self.path).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                Error::corruption(&self.path, 0, "table file is missing")
-            } else {
-                Error::Io(e)
-            }
-        })?;
+        let opened = files.open(&self.path)?;
         *file = Some(Arc::clone(&opened));
         drop(file);
         files.track(self.me.clone());

@@ -15,8 +15,7 @@ use crate::cache::BlockCache;
 use crate::fs::FileSystem;
 use crate::table::{table_file_name, OpenFiles, Table};
 use crate::version::TableMeta;
-use crate::{Error, Result};
-use std::io;
+use crate::Result;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -78,13 +77,7 @@ impl OpenTables {
     /// Opens and checks the table file `meta` names.
     pub fn open_file(&self, meta: &TableMeta) -> Result<Arc<Table>> {
         let path = self.dir.join(table_file_name(meta.id));
-        let file = self.fs.open_random(&path).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                Error::corruption(&path, 0, "table named by the manifest is missing")
-            } else {
-                Error::Io(e)
-            }
-        })?;
+        let file = self.files.open(&path)?;
         Table::open_in(
             file,
             path,
@@ -139,7 +132,7 @@ mod tests {
     use crate::fs::{FileSystem, MemFs};
     use crate::table::{TableBuilder, TableOptions};
     use crate::types::{key_hash, ValueKind, MAX_SEQNO};
-    use crate::Slice;
+    use crate::{Error, Slice};
 
     fn meta(id: u64) -> TableMeta {
         let key = format!("k{id}").into_bytes();
