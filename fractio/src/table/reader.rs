@@ -130,10 +130,7 @@ impl Table {
         let Some(handle) = self.index.handle(i) else {
             return Ok(None);
         };
-        let block = match self.blocks.get(i) {
-            Some(block) => block,
-            None => self.read_and_cache(i, handle, true)?,
-        };
+        let block = self.data_block(i, handle, true)?;
         match block.get(key, snapshot) {
             Ok(found) => Ok(found.map(|(seq, kind, value)| (seq, kind, Slice::copy_from(value)))),
             Err(err) => Err(self.corruption(handle.offset, err)),
