@@ -24,7 +24,7 @@
 
 use super::block::{common_prefix_len, Block};
 use super::format::{malformed, BlockHandle, DecodeError};
-use crate::types::{compare_internal, SeqNo};
+use crate::types::{compare_internal, compare_user_keys, user_keys_equal, SeqNo};
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -135,10 +135,14 @@ impl Index {
             .unwrap_or_default();
         let Some(rest) = key
             .get(self.prefix_len..)
-            .filter(|_| key.starts_with(prefix))
+            .filter(|_| user_keys_equal(&key[..self.prefix_len], prefix))
         else {
             // `key` leaves the common prefix: it is before or after all keys.
-            return if key < prefix { 0 } else { self.entries.len() };
+            return if compare_user_keys(key, prefix).is_lt() {
+                0
+            } else {
+                self.entries.len()
+            };
         };
         let probe = probe_of(rest);
         // The first block whose probe is at least `probe`: its group is the

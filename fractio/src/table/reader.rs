@@ -13,6 +13,14 @@
 //! restart points and a short scan. Nothing is allocated except the
 //! returned value (inline up to 118 bytes) and, on a cache miss, the block.
 //!
+//! Lookups that read keys in order (a scan done with `get`) miss the
+//! table's blocks one after another. When a lookup misses the block right
+//! after the last one a lookup missed, it reads the following blocks too,
+//! up to [`READAHEAD_BYTES`], in one read, and caches each after verifying
+//! it as any block read; a damaged one among the extra blocks is left out,
+//! to be reported when a lookup reads it. The only shared state this adds
+//! is the number of the last block missed, written on misses alone.
+//!
 //! Every damaged byte found is an [`Error::Corruption`] naming the table's
 //! path and the offset of the block (or footer) that holds it.
 
@@ -21,7 +29,7 @@ use super::files::OpenFiles;
 use super::filter::Filter;
 use super::format::{unseal_block, BlockHandle, DecodeError, Footer, FOOTER_LEN};
 use super::index::Index;
-use super::iter::TableIter;
+use super::iter::{TableIter, READAHEAD_BYTES};
 use super::properties::TableProperties;
 use crate::cache::{BlockCache, TableBlocks};
 use crate::fs::RandomAccessFile;
@@ -31,7 +39,7 @@ use parking_lot::Mutex;
 use std::cmp::Ordering;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Weak};
 
 /// An open, immutable table file.
@@ -47,6 +55,10 @@ pub struct Table {
     path: PathBuf,
     id: u64,
     blocks: Arc<TableBlocks>,
+    /// The block after the last one read by the last lookup that missed
+    /// the cache (`usize::MAX`, no block, before any): a miss of this block
+    /// reads ahead.
+    next_sequential_miss: AtomicUsize,
     index: Index,
     filter: Option<Filter>,
     properties: TableProperties,
@@ -104,6 +116,7 @@ impl Table {
             path,
             id,
             blocks: cache.table(index.len()),
+            next_sequential_miss: AtomicUsize::new(usize::MAX),
             index,
             filter,
             properties,
@@ -130,7 +143,10 @@ impl Table {
         let Some(handle) = self.index.handle(i) else {
             return Ok(None);
         };
-        let block = self.data_block(i, handle, true)?;
+        let block = match self.blocks.get(i) {
+            Some(block) => block,
+            None => self.read_for_get(i, handle)?,
+        };
         match block.get(key, snapshot) {
             Ok(found) => Ok(found.map(|(seq, kind, value)| (seq, kind, Slice::copy_from(value)))),
             Err(err) => Err(self.corruption(handle.offset, err)),
@@ -298,6 +314,45 @@ impl Table {
             self.blocks.insert(i, &block);
         }
         Ok(block)
+    }
+
+    /// Data block `i` (at `handle`), missing from the cache, read for a
+    /// point lookup and cached; with the blocks after it when the last
+    /// lookup to miss read the block before it (see the module doc).
+    #[cold]
+    fn read_for_get(&self, i: usize, handle: BlockHandle) -> Result<Arc<Block>> {
+        let sequential = self.next_sequential_miss.load(AtomicOrdering::Relaxed) == i;
+        if !sequential {
+            self.next_sequential_miss
+                .store(i + 1, AtomicOrdering::Relaxed);
+            return self.read_and_cache(i, handle, true);
+        }
+        let mut last = i;
+        for next in i + 1..self.index.len() {
+            match self.index.handle(next) {
+                Some(next) if next.end() - handle.offset <= READAHEAD_BYTES => last += 1,
+                _ => break,
+            }
+        }
+        self.next_sequential_miss
+            .store(last + 1, AtomicOrdering::Relaxed);
+        let end = self.index.handle(last).map_or(handle.end(), |h| h.end());
+        let mut span = Vec::new();
+        self.read_span(&mut span, handle.offset, (end - handle.offset) as usize)?;
+        let sealed = |h: BlockHandle| {
+            let at = (h.offset - handle.offset) as usize;
+            span.get(at..at + h.size as usize).map(<[u8]>::to_vec)
+        };
+        for j in i + 1..=last {
+            if let Some((h, bytes)) = self.index.handle(j).and_then(|h| Some((h, sealed(h)?))) {
+                // A damaged block is reported when a lookup reads it alone.
+                let _ = self.block_from_sealed(j, h, bytes, true);
+            }
+        }
+        match sealed(handle) {
+            Some(bytes) => self.block_from_sealed(i, handle, bytes, true),
+            None => self.read_and_cache(i, handle, true),
+        }
     }
 
     /// Data block `i`, if the cache holds it (counted as a hit or a miss).

@@ -17,7 +17,7 @@
 
 use crate::coding::{put_length_prefixed, put_varint64, Reader};
 use crate::options::LEVELS;
-use crate::types::SeqNo;
+use crate::types::{compare_user_keys, SeqNo};
 
 /// What the manifest records about a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +49,8 @@ impl TableMeta {
     /// Whether `key` lies in the table's key range.
     #[inline]
     pub fn covers(&self, key: &[u8]) -> bool {
-        self.smallest_key.as_slice() <= key && key <= self.largest_key.as_slice()
+        compare_user_keys(&self.smallest_key, key).is_le()
+            && compare_user_keys(key, &self.largest_key).is_le()
     }
 }
 

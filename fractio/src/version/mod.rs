@@ -19,7 +19,7 @@ pub mod open_tables;
 
 use crate::options::LEVELS;
 use crate::slice::Slice;
-use crate::types::{SeqNo, ValueKind};
+use crate::types::{compare_user_keys, SeqNo, ValueKind};
 use crate::Result;
 pub use edit::{TableMeta, VersionEdit};
 pub use open_tables::{OpenTables, TableHandle};
@@ -138,8 +138,8 @@ impl Version {
 
 /// The table of a sorted, non-overlapping level whose range covers `key`.
 pub fn find_table<'a>(level: &'a [Arc<TableHandle>], key: &[u8]) -> Option<&'a Arc<TableHandle>> {
-    let index = level.partition_point(|t| t.meta.largest_key.as_slice() < key);
+    let index = level.partition_point(|t| compare_user_keys(&t.meta.largest_key, key).is_lt());
     level
         .get(index)
-        .filter(|t| t.meta.smallest_key.as_slice() <= key)
+        .filter(|t| compare_user_keys(&t.meta.smallest_key, key).is_le())
 }
