@@ -12,11 +12,15 @@
 //! shared by every key of the index, big-endian and zero-padded. Probes
 //! never decrease along the index, a smaller probe means a smaller key, and
 //! equal probes fall back to comparing whole keys. The probes live in their
-//! own array, and every [`GROUP`]th block's probe once more in a small
-//! *top* array, so a search is a binary search of the top array (a few KiB
-//! that stay in the CPU cache between lookups) and then of one group's
-//! probes (two cache lines) — instead of a dozen cache misses across the
-//! whole index of a large table.
+//! own array. Above it sit smaller arrays, each holding the largest (last)
+//! probe of every [`GROUP`] entries of the array below, up to one of at
+//! most [`GROUP`] entries: a tree of fan-out 16 laid out level by level. A
+//! search counts, in one group of 16 probes per level (two cache lines),
+//! how many are smaller than the key's probe; the counts need no branch
+//! and do not depend on each other, so a level costs a few cycles once its
+//! lines are loaded. A 16,000-block index is searched in four such steps
+//! instead of fourteen dependent steps of a binary search, and the upper
+//! levels (a few KiB) stay in the CPU cache between lookups.
 //!
 //! Invariants checked by [`Index::decode`]: keys strictly increase in
 //! internal order, and handles follow each other in file order without
@@ -28,7 +32,7 @@ use crate::types::{compare_internal, compare_user_keys, user_keys_equal, SeqNo};
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-/// Blocks per group of the top array (a power of two).
+/// Entries per group: the fan-out of the probe tree.
 const GROUP: usize = 16;
 
 /// One data block, as the index knows it.
@@ -47,9 +51,11 @@ pub struct Index {
     entries: Vec<IndexEntry>,
     /// `probes[i]`: block `i`'s key's 8 bytes after the common prefix.
     probes: Vec<u64>,
-    /// `top[g]`: the probe of the last block of group `g` (blocks
-    /// `g * GROUP .. (g + 1) * GROUP`), the largest probe of the group.
-    top: Vec<u64>,
+    /// The probe tree above `probes`: `upper[0][g]` is the last (largest)
+    /// probe of group `g` of `probes` (blocks `g * GROUP .. (g + 1) *
+    /// GROUP`), `upper[k + 1][g]` the last of group `g` of `upper[k]`; the
+    /// last array has at most `GROUP` entries.
+    upper: Vec<Vec<u64>>,
     /// Bytes every key starts with (the first key's first `prefix_len`).
     prefix_len: usize,
 }
@@ -105,9 +111,14 @@ impl Index {
                 )
             })
             .collect();
-        index.top = (index.probes.chunks(GROUP))
-            .map(|group| group[group.len() - 1])
-            .collect();
+        loop {
+            let below = index.upper.last().unwrap_or(&index.probes);
+            if below.len() <= GROUP {
+                break;
+            }
+            let above = below.chunks(GROUP).map(|g| g[g.len() - 1]).collect();
+            index.upper.push(above);
+        }
         Ok(index)
     }
 
@@ -145,17 +156,19 @@ impl Index {
             };
         };
         let probe = probe_of(rest);
-        // The first block whose probe is at least `probe`: its group is the
-        // first whose largest probe is.
-        let group = self.top.partition_point(|&top| top < probe);
-        let start = group * GROUP;
-        let Some(probes) = self
-            .probes
-            .get(start..(start + GROUP).min(self.probes.len()))
-        else {
-            return self.entries.len();
-        };
-        let first = start + probes.partition_point(|&p| p < probe);
+        // The first block whose probe is at least `probe`. At each level
+        // down the tree, the first entry at least `probe` is in the group
+        // under the one found above (the first whose largest probe is);
+        // past the end when every probe is smaller.
+        let mut at = 0;
+        for level in self.upper.iter().rev().chain([&self.probes]) {
+            let start = at * GROUP;
+            let group = level
+                .get(start..(start + GROUP).min(level.len()))
+                .unwrap_or_default();
+            at = start + group.iter().map(|&p| usize::from(p < probe)).sum::<usize>();
+        }
+        let first = at.min(self.probes.len());
         if self.probes.get(first) != Some(&probe) {
             // Its probe is larger, so its key is; the block before has a
             // smaller probe, so a smaller key.
@@ -195,7 +208,8 @@ impl Index {
     pub fn memory(&self) -> usize {
         self.keys.capacity()
             + self.entries.capacity() * std::mem::size_of::<IndexEntry>()
-            + (self.probes.capacity() + self.top.capacity()) * std::mem::size_of::<u64>()
+            + (self.probes.capacity() + self.upper.iter().map(Vec::capacity).sum::<usize>())
+                * std::mem::size_of::<u64>()
     }
 
     #[inline]
@@ -268,11 +282,18 @@ mod tests {
     #[test]
     fn find_agrees_with_a_linear_search() {
         let mut rng = StdRng::seed_from_u64(0x1dc5);
+        let mut deep = 0;
         for round in 0..200 {
             // Few distinct bytes and long keys: many probes collide, and
             // runs of equal probes cross group boundaries.
             let alphabet = if round % 2 == 0 { 2 } else { 200 };
-            let mut keys: Vec<(Vec<u8>, SeqNo)> = (0..rng.gen_range(1..300))
+            // Every tenth index is large: three levels of probe tree.
+            let len = if round % 10 == 5 {
+                rng.gen_range(4_100..9_000)
+            } else {
+                rng.gen_range(1..300)
+            };
+            let mut keys: Vec<(Vec<u8>, SeqNo)> = (0..len)
                 .map(|_| {
                     let len = rng.gen_range(0..14);
                     let base = if alphabet == 2 { b'a' } else { 0 };
@@ -291,6 +312,9 @@ mod tests {
                 .collect();
             let index =
                 Index::decode(Arc::new(Block::decode(index_block(&entries)).unwrap())).unwrap();
+            if index.upper.len() >= 3 {
+                deep += 1;
+            }
             for _ in 0..200 {
                 let (key, seq) = if rng.gen_bool(0.5) {
                     keys[rng.gen_range(0..keys.len())].clone()
@@ -306,6 +330,10 @@ mod tests {
                 assert_eq!(index.find(&key, seq), expected, "{key:?}@{seq}");
             }
         }
+        assert!(
+            deep >= 10,
+            "only {deep} indexes had a three-level probe tree"
+        );
     }
 
     /// A block of whole-key entries in the given (possibly wrong) order;
