@@ -1,4 +1,4 @@
-//! The `fractio` engine: a [`fractio::Db`] with its default options (64 MiB
+//! The `fractio` engine: a [`fractio::Db`] with its default options (32 MiB
 //! memtable, `Durability::Process`), and for the skiplist suite fractio's
 //! own memtable skiplist, [`fractio::memtable::Memtable`].
 //!
