@@ -18,7 +18,8 @@
 //! after the last one a lookup missed, it reads the following blocks too,
 //! up to [`READAHEAD_BYTES`], in one read, and caches each after verifying
 //! it as any block read; a damaged one among the extra blocks is left out,
-//! to be reported when a lookup reads it. The only shared state this adds
+//! to be reported when a lookup reads it, and a failed read ahead is
+//! retried as a read of the one block needed. The only shared state this adds
 //! is the number of the last block missed, written on misses alone.
 //!
 //! Every damaged byte found is an [`Error::Corruption`] naming the table's
@@ -338,7 +339,13 @@ impl Table {
             .store(last + 1, AtomicOrdering::Relaxed);
         let end = self.index.handle(last).map_or(handle.end(), |h| h.end());
         let mut span = Vec::new();
-        self.read_span(&mut span, handle.offset, (end - handle.offset) as usize)?;
+        if self
+            .read_span(&mut span, handle.offset, (end - handle.offset) as usize)
+            .is_err()
+        {
+            // The blocks ahead are optional: block `i` alone decides.
+            return self.read_and_cache(i, handle, true);
+        }
         let sealed = |h: BlockHandle| {
             let at = (h.offset - handle.offset) as usize;
             span.get(at..at + h.size as usize).map(<[u8]>::to_vec)

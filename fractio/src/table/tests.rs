@@ -547,6 +547,33 @@ fn a_damaged_block_read_ahead_is_reported_by_its_lookup() {
     );
 }
 
+/// Goal: a read ahead that fails does not fail the lookup, which needs one
+/// block of it. Method: through a faulty file system, make the read of
+/// the first lookup that reads ahead fail once.
+#[test]
+fn a_failed_read_ahead_falls_back_to_the_block_needed() {
+    use crate::fs::fault::{Fault, FaultFs, Op};
+    let dir = tempfile::tempdir().unwrap();
+    let entries = ordered_entries();
+    let path = dir.path().join("t.sst");
+    write_table(&path, &entries, options(Compression::None));
+    let fs = FaultFs::new(Arc::new(StdFs));
+    let cache = Arc::new(BlockCache::new(64 << 20));
+    let table = Table::open(fs.open_random(&path).unwrap(), path.clone(), 7, cache).unwrap();
+    let first_of_second = entries
+        .iter()
+        .position(|e| table.index().find(&e.0, MAX_SEQNO) == 1)
+        .unwrap();
+    // Block 0 is read alone; block 1 follows it, so its lookup reads ahead.
+    let got = get(&table, &entries[0].0, MAX_SEQNO).unwrap();
+    assert_eq!(got.map(|g| g.2), Some(entries[0].3.clone()));
+    fs.inject(Fault::on(Op::Read).once());
+    let (key, seq, kind, value) = &entries[first_of_second];
+    let got = get(&table, key, MAX_SEQNO).unwrap();
+    assert_eq!(got, Some((*seq, *kind, value.clone())));
+    assert_eq!(fs.injected(Op::Read), 1, "the read ahead was tried");
+}
+
 fn footer_of(path: &Path) -> Footer {
     Footer::decode(&std::fs::read(path).unwrap()).unwrap()
 }
