@@ -483,6 +483,14 @@ fn ordered_entries() -> Vec<Entry> {
         .collect()
 }
 
+/// [`ordered_entries`] written uncompressed to `dir/t.sst`.
+fn ordered_table(dir: &Path) -> (Vec<Entry>, PathBuf) {
+    let entries = ordered_entries();
+    let path = dir.join("t.sst");
+    write_table(&path, &entries, options(Compression::None));
+    (entries, path)
+}
+
 /// Goal: lookups of keys in key order read blocks ahead, so most blocks
 /// come in a few reads, and every value is still right. Method: count
 /// cache misses (reads for a lookup) over a table of hundreds of blocks,
@@ -490,13 +498,11 @@ fn ordered_entries() -> Vec<Entry> {
 #[test]
 fn lookups_in_key_order_read_ahead() {
     let dir = tempfile::tempdir().unwrap();
-    let entries = ordered_entries();
-    let path = dir.path().join("t.sst");
-    let properties = write_table(&path, &entries, options(Compression::None));
-    let blocks = properties.data_blocks;
-    assert!(blocks > 300, "{blocks} blocks");
+    let (entries, path) = ordered_table(dir.path());
     let cache = Arc::new(BlockCache::new(64 << 20));
     let table = open(&path, &cache).unwrap();
+    let blocks = table.properties().data_blocks;
+    assert!(blocks > 300, "{blocks} blocks");
     for (key, seq, kind, value) in &entries {
         let got = get(&table, key, MAX_SEQNO).unwrap();
         assert_eq!(got, Some((*seq, *kind, value.clone())));
@@ -523,9 +529,7 @@ fn lookups_in_key_order_read_ahead() {
 #[test]
 fn a_damaged_block_read_ahead_is_reported_by_its_lookup() {
     let dir = tempfile::tempdir().unwrap();
-    let entries = ordered_entries();
-    let path = dir.path().join("t.sst");
-    write_table(&path, &entries, options(Compression::None));
+    let (entries, path) = ordered_table(dir.path());
     let cache = Arc::new(BlockCache::new(64 << 20));
     let damaged = open(&path, &cache).unwrap().index().handle(40).unwrap();
     flip_byte(&path, damaged.offset + 30);
@@ -554,9 +558,7 @@ fn a_damaged_block_read_ahead_is_reported_by_its_lookup() {
 fn a_failed_read_ahead_falls_back_to_the_block_needed() {
     use crate::fs::fault::{Fault, FaultFs, Op};
     let dir = tempfile::tempdir().unwrap();
-    let entries = ordered_entries();
-    let path = dir.path().join("t.sst");
-    write_table(&path, &entries, options(Compression::None));
+    let (entries, path) = ordered_table(dir.path());
     let fs = FaultFs::new(Arc::new(StdFs));
     let cache = Arc::new(BlockCache::new(64 << 20));
     let table = Table::open(fs.open_random(&path).unwrap(), path.clone(), 7, cache).unwrap();
