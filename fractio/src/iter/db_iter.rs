@@ -249,12 +249,17 @@ impl Iter {
         }
         let Iter {
             snapshot,
+            lower,
             upper,
             front,
             back,
             key_buf,
             ..
         } = self;
+        let range = KeyRange::new(
+            lower.as_ref().map(Vec::as_slice),
+            upper.as_ref().map(Vec::as_slice),
+        );
         let front = front.as_mut().expect("front cursor was just made");
         let back = back.as_ref();
         loop {
@@ -268,7 +273,7 @@ impl Iter {
                 continue;
             }
             let key = front.key();
-            if !below_upper(upper, key)
+            if !range.below_upper(key)
                 || back.is_some_and(|b| !b.valid() || compare_user_keys(key, b.key()).is_gt())
             {
                 return Ok(false);
@@ -292,10 +297,15 @@ impl Iter {
         let Iter {
             snapshot,
             lower,
+            upper,
             front,
             back,
             ..
         } = self;
+        let range = KeyRange::new(
+            lower.as_ref().map(Vec::as_slice),
+            upper.as_ref().map(Vec::as_slice),
+        );
         let snapshot = *snapshot;
         let back = back.as_mut().expect("back cursor was just made");
         let front = front.as_ref();
@@ -310,7 +320,7 @@ impl Iter {
                 continue;
             }
             let key = back.key();
-            if !above_lower(lower, key)
+            if !range.above_lower(key)
                 || front.is_some_and(|f| !f.valid() || compare_user_keys(key, f.key()).is_lt())
             {
                 return Ok(None);
@@ -351,24 +361,6 @@ fn skip_older_forward(cursor: &mut impl InternalIterator, key: &[u8]) -> Result<
         if !cursor.valid() || !user_keys_equal(cursor.key(), key) {
             return Ok(());
         }
-    }
-}
-
-#[inline]
-fn below_upper(upper: &Bound<Vec<u8>>, key: &[u8]) -> bool {
-    match upper {
-        Bound::Unbounded => true,
-        Bound::Included(bound) => compare_user_keys(key, bound).is_le(),
-        Bound::Excluded(bound) => compare_user_keys(key, bound).is_lt(),
-    }
-}
-
-#[inline]
-fn above_lower(lower: &Bound<Vec<u8>>, key: &[u8]) -> bool {
-    match lower {
-        Bound::Unbounded => true,
-        Bound::Included(bound) => compare_user_keys(key, bound).is_ge(),
-        Bound::Excluded(bound) => compare_user_keys(key, bound).is_gt(),
     }
 }
 
@@ -534,9 +526,11 @@ mod tests {
         newest
             .into_iter()
             .filter(|(key, entry)| {
-                entry.kind == ValueKind::Value
-                    && above_lower(&bounds.0, key)
-                    && below_upper(&bounds.1, key)
+                let range = KeyRange::new(
+                    bounds.0.as_ref().map(Vec::as_slice),
+                    bounds.1.as_ref().map(Vec::as_slice),
+                );
+                entry.kind == ValueKind::Value && range.above_lower(key) && range.below_upper(key)
             })
             .map(|(key, entry)| (key, entry.value.clone()))
             .collect()
