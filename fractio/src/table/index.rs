@@ -192,6 +192,25 @@ impl Index {
         self.entries.get(i).map(|entry| entry.handle)
     }
 
+    /// The blocks from `i` on that lie within `bytes` of block `i`'s start
+    /// (at least block `i`): the last of them and the offset where its
+    /// data ends. `(i, 0)` when there is no block `i`.
+    pub fn run_within(&self, i: usize, bytes: u64) -> (usize, u64) {
+        let Some(first) = self.handle(i) else {
+            return (i, 0);
+        };
+        let (mut last, mut end) = (i, first.end());
+        // Handles follow each other in file order (checked by `decode`).
+        for entry in self.entries.iter().skip(i + 1) {
+            if entry.handle.end() - first.offset > bytes {
+                break;
+            }
+            last += 1;
+            end = entry.handle.end();
+        }
+        (last, end)
+    }
+
     /// The last entry's user key and sequence number of block `i`.
     pub fn last_key(&self, i: usize) -> Option<(&[u8], SeqNo)> {
         self.entries

@@ -118,16 +118,7 @@ impl TableIter {
     /// Reads blocks `i..` into the window, as many as fit in
     /// [`READAHEAD_BYTES`] (at least block `i`).
     fn read_ahead(&mut self, i: usize, handle: BlockHandle) -> Result<()> {
-        let index = self.table.index();
-        let mut end = handle.end();
-        for next in i + 1..index.len() {
-            match index.handle(next) {
-                Some(next) if next.end() - handle.offset <= READAHEAD_BYTES => {
-                    end = next.end();
-                }
-                _ => break,
-            }
-        }
+        let (_, end) = self.table.index().run_within(i, READAHEAD_BYTES);
         self.window_start = handle.offset;
         let len = (end - handle.offset) as usize;
         let read = self.table.read_span(&mut self.window, handle.offset, len);

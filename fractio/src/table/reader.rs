@@ -320,7 +320,6 @@ impl Table {
     /// Data block `i` (at `handle`), missing from the cache, read for a
     /// point lookup and cached; with the blocks after it when the last
     /// lookup to miss read the block before it (see the module doc).
-    #[cold]
     fn read_for_get(&self, i: usize, handle: BlockHandle) -> Result<Arc<Block>> {
         let sequential = self.next_sequential_miss.load(AtomicOrdering::Relaxed) == i;
         if !sequential {
@@ -328,16 +327,9 @@ impl Table {
                 .store(i + 1, AtomicOrdering::Relaxed);
             return self.read_and_cache(i, handle, true);
         }
-        let mut last = i;
-        for next in i + 1..self.index.len() {
-            match self.index.handle(next) {
-                Some(next) if next.end() - handle.offset <= READAHEAD_BYTES => last += 1,
-                _ => break,
-            }
-        }
+        let (last, end) = self.index.run_within(i, READAHEAD_BYTES);
         self.next_sequential_miss
             .store(last + 1, AtomicOrdering::Relaxed);
-        let end = self.index.handle(last).map_or(handle.end(), |h| h.end());
         let mut span = Vec::new();
         if self
             .read_span(&mut span, handle.offset, (end - handle.offset) as usize)
