@@ -60,8 +60,8 @@ fn main() {
         let mut iter = db.range(key(start)..key(start + SCAN));
         while let Some(item) = iter.next_ref() {
             let (k, v) = item.unwrap();
-            assert_eq!(&k[..], &key(expect)[..]);
-            assert_eq!(&v[..], &value(expect)[..]);
+            assert_eq!(k, &key(expect)[..]);
+            assert_eq!(v, &value(expect)[..]);
             expect += 1;
         }
         assert_eq!(expect, start + SCAN);
