@@ -35,6 +35,10 @@
 //! queue and out, while blocks read repeatedly live in the main queue: a
 //! scan does not flush the working set.
 //!
+//! Evicted blocks are let go of after the shard's mutex is released, and
+//! the memory of one no reader holds any more is kept as the evicting
+//! thread's spare buffer for its next block read ([`spare_buffer`]).
+//!
 //! Invariants: a shard's `used` is the sum of the charges of the blocks of
 //! that shard held in slots of live tables; each held block has exactly
 //! one queue entry, in its shard;
@@ -45,6 +49,7 @@
 
 use crate::table::block::Block;
 use parking_lot::Mutex;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -205,9 +210,15 @@ impl Shard {
     }
 
     /// Evicts until the shard is within its budget (or holds nothing
-    /// evictable), then drops stale entries if they have piled up.
-    fn evict(&self, queues: &mut Queues) {
+    /// evictable) or `victims` is full, then drops stale entries if they
+    /// have piled up. The evicted blocks go to `victims`, to be let go of
+    /// after the shard's mutex. Returns whether the shard is still over
+    /// its budget with blocks left to evict.
+    fn evict(&self, queues: &mut Queues, victims: &mut Victims) -> bool {
         while self.used.load(Ordering::Relaxed) > self.capacity {
+            if victims.is_full() {
+                return true;
+            }
             let from_small = queues.small_bytes > self.capacity / 10 || queues.main.is_empty();
             let entry = if from_small {
                 queues.small.pop_front()
@@ -232,7 +243,8 @@ impl Shard {
                 slot.freq.store(freq - 1, Ordering::Relaxed);
                 queues.main.push_back(entry);
             } else if let Some(block) = slot.block.lock().take() {
-                self.release(block.charge());
+                self.release(entry.charge as usize);
+                victims.push(block);
             }
         }
         let queued = queues.small.len() + queues.main.len();
@@ -242,7 +254,87 @@ impl Shard {
             queues.main.retain(live);
             queues.small_bytes = queues.small.iter().map(|e| e.charge as usize).sum();
         }
+        false
     }
+}
+
+/// The most blocks one pass of [`Shard::evict`] takes out.
+const MAX_VICTIMS: usize = 8;
+
+/// Blocks evicted under a shard's mutex and let go of after it: freeing a
+/// block can wait for the allocator's lock of the thread that allocated
+/// it, and must not do so while other readers wait for the shard.
+#[derive(Default)]
+struct Victims {
+    blocks: [Option<Arc<Block>>; MAX_VICTIMS],
+    len: usize,
+}
+
+impl Victims {
+    fn is_full(&self) -> bool {
+        self.len == MAX_VICTIMS
+    }
+
+    fn push(&mut self, block: Arc<Block>) {
+        self.blocks[self.len] = Some(block);
+        self.len += 1;
+    }
+
+    /// Lets go of the blocks; the first one no reader holds any more
+    /// becomes this thread's spare buffer (see [`spare_buffer`]).
+    fn release(&mut self) {
+        for victim in self.blocks[..self.len].iter_mut() {
+            if let Some(block) = victim.take().and_then(|block| Arc::try_unwrap(block).ok()) {
+                keep_spare(block.into_data());
+            }
+        }
+        self.len = 0;
+    }
+}
+
+/// The largest buffer kept as a spare (a few default-sized blocks).
+const MAX_SPARE_CAPACITY: usize = 16 << 10;
+
+thread_local! {
+    /// The memory of a block this thread evicted, for the next block it
+    /// reads (see [`spare_buffer`]).
+    static SPARE: Cell<Option<Vec<u8>>> = const { Cell::new(None) };
+}
+
+/// An empty buffer to read a block of `len` bytes into: the memory of the
+/// last block this thread evicted if it has one, else a new `Vec`.
+///
+/// A reader that misses the cache inserts one block and, once the cache
+/// is full, evicts about one: handing the evicted block's memory to the
+/// next read replaces a `malloc` and a `free` per miss, and that `free`
+/// was the expensive half: blocks are freed by other threads than the
+/// ones that allocated them, which takes the allocating thread's arena
+/// lock and, with more threads than cores, made readers sleep.
+///
+/// The spare is used for a read of `len` bytes only if it fits them
+/// without wasting more than `len` (a cached block is charged for its
+/// buffer's capacity); otherwise it stays, and the buffer is new.
+pub fn spare_buffer(len: usize) -> Vec<u8> {
+    SPARE.with(|spare| match spare.take() {
+        Some(buffer) if (len..=2 * len).contains(&buffer.capacity()) => buffer,
+        held => {
+            spare.set(held);
+            Vec::with_capacity(len)
+        }
+    })
+}
+
+/// Keeps `buffer` as this thread's spare unless it has one or the buffer
+/// is large.
+fn keep_spare(mut buffer: Vec<u8>) {
+    if buffer.capacity() > MAX_SPARE_CAPACITY {
+        return;
+    }
+    buffer.clear();
+    SPARE.with(|spare| {
+        let held = spare.take();
+        spare.set(Some(held.unwrap_or(buffer)));
+    });
 }
 
 /// One block's place in the cache.
@@ -299,14 +391,22 @@ impl TableBlocks {
         slot.freq.store(0, Ordering::Relaxed);
         shard.used.fetch_add(charge, Ordering::Relaxed);
         shard.resident.fetch_add(1, Ordering::Relaxed);
-        let mut queues = shard.queues.lock();
-        queues.small.push_back(Entry {
-            table: Arc::downgrade(self),
-            block: i as u32,
-            charge: queued_charge,
-        });
-        queues.small_bytes += charge;
-        shard.evict(&mut queues);
+        let mut victims = Victims::default();
+        let mut over = {
+            let mut queues = shard.queues.lock();
+            queues.small.push_back(Entry {
+                table: Arc::downgrade(self),
+                block: i as u32,
+                charge: queued_charge,
+            });
+            queues.small_bytes += charge;
+            shard.evict(&mut queues, &mut victims)
+        };
+        victims.release();
+        while over {
+            over = shard.evict(&mut shard.queues.lock(), &mut victims);
+            victims.release();
+        }
     }
 
     /// Bytes the slots themselves take (not the blocks).
@@ -372,6 +472,31 @@ mod tests {
         );
         let held = (0..1000).filter(|&i| table.get(i).is_some()).count();
         assert_eq!(held, cache.len());
+    }
+
+    #[test]
+    fn evicted_blocks_become_the_next_reads_buffers() {
+        let cache = Arc::new(BlockCache::new(64 << 10));
+        let table = cache.table(100);
+        let held = block(4000);
+        table.insert(0, &held);
+        for i in 1..100 {
+            table.insert(i, &block(4000));
+        }
+        assert!(table.get(0).is_none(), "block 0 was evicted");
+        // The last block evicted no reader held: its memory is the spare.
+        let spare = spare_buffer(4000);
+        assert!(spare.is_empty());
+        assert!(spare.capacity() >= 4000, "recycled: {}", spare.capacity());
+        // Only one spare, and only for a read it fits.
+        assert_eq!(spare_buffer(4000).capacity(), 4000);
+        keep_spare(spare);
+        assert_eq!(spare_buffer(100_000).capacity(), 100_000, "too small");
+        assert_eq!(spare_buffer(10).capacity(), 10, "too large");
+        assert!(spare_buffer(3000).capacity() >= 4000, "kept meanwhile");
+        // A block a reader still holds stays intact.
+        assert_eq!(held.size(), block(4000).size());
+        assert!(held.get(b"key", u64::MAX).unwrap().is_some());
     }
 
     #[test]

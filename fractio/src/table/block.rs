@@ -233,6 +233,11 @@ impl Block {
         self.data.len()
     }
 
+    /// The block's buffer, for reuse.
+    pub fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+
     /// The memory the block takes, for cache accounting.
     pub fn charge(&self) -> usize {
         self.data.capacity() + std::mem::size_of::<Block>()

@@ -32,7 +32,7 @@ use super::format::{unseal_block, BlockHandle, DecodeError, Footer, FOOTER_LEN};
 use super::index::Index;
 use super::iter::{TableIter, READAHEAD_BYTES};
 use super::properties::TableProperties;
-use crate::cache::{BlockCache, TableBlocks};
+use crate::cache::{spare_buffer, BlockCache, TableBlocks};
 use crate::fs::RandomAccessFile;
 use crate::types::{compare_internal, key_hash, SeqNo, ValueKind};
 use crate::{Error, Result, Slice};
@@ -386,9 +386,15 @@ impl Table {
         Ok(block)
     }
 
-    /// Reads, verifies and decompresses the block at `handle`.
+    /// Reads, verifies and decompresses the block at `handle`, into the
+    /// memory of a block this thread evicted if it has one.
     fn read_block(&self, handle: BlockHandle) -> Result<Vec<u8>> {
-        read_block(&*self.file()?, &self.path, handle)
+        read_block_into(
+            spare_buffer(handle.size as usize),
+            &*self.file()?,
+            &self.path,
+            handle,
+        )
     }
 
     /// The open file, opening it again if it was closed.
@@ -519,7 +525,17 @@ fn first_difference(a: &TableProperties, b: &TableProperties) -> Option<&'static
 /// Reads the sealed block at `handle` and returns its verified,
 /// decompressed payload.
 fn read_block(file: &dyn RandomAccessFile, path: &Path, handle: BlockHandle) -> Result<Vec<u8>> {
-    let mut sealed = Vec::new();
+    read_block_into(Vec::new(), file, path, handle)
+}
+
+/// [`read_block`] into `sealed`, an empty buffer whose memory is reused.
+fn read_block_into(
+    mut sealed: Vec<u8>,
+    file: &dyn RandomAccessFile,
+    path: &Path,
+    handle: BlockHandle,
+) -> Result<Vec<u8>> {
+    debug_assert!(sealed.is_empty());
     file.read_exact_at_into(&mut sealed, handle.size as usize, handle.offset)
         .map_err(|err| read_error(err, path, handle.offset))?;
     unseal_block(sealed).map_err(|err| Error::corruption(path, handle.offset, err.0))
