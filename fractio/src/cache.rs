@@ -36,8 +36,8 @@
 //! scan does not flush the working set.
 //!
 //! Evicted blocks are let go of after the shard's mutex is released, and
-//! the memory of one no reader holds any more is kept as the evicting
-//! thread's spare buffer for its next block read ([`spare_buffer`]).
+//! the memory of those no reader holds any more is kept as the evicting
+//! thread's spare buffers for its next block reads ([`spare_buffer`]).
 //!
 //! Invariants: a shard's `used` is the sum of the charges of the blocks of
 //! that shard held in slots of live tables; each held block has exactly
@@ -280,8 +280,8 @@ impl Victims {
         self.len += 1;
     }
 
-    /// Lets go of the blocks; the first one no reader holds any more
-    /// becomes this thread's spare buffer (see [`spare_buffer`]).
+    /// Lets go of the blocks; those no reader holds any more become this
+    /// thread's spare buffers (see [`spare_buffer`]).
     fn release(&mut self) {
         for victim in self.blocks[..self.len].iter_mut() {
             if let Some(block) = victim.take().and_then(|block| Arc::try_unwrap(block).ok()) {
@@ -294,15 +294,18 @@ impl Victims {
 
 /// The largest buffer kept as a spare (a few default-sized blocks).
 const MAX_SPARE_CAPACITY: usize = 16 << 10;
+/// The most spare buffers a thread keeps: the blocks of one read ahead of
+/// a scan (64 KiB of 4 KiB blocks). At most 256 KiB per thread.
+const MAX_SPARES: usize = 16;
 
 thread_local! {
-    /// The memory of a block this thread evicted, for the next block it
+    /// The memory of blocks this thread evicted, for the next blocks it
     /// reads (see [`spare_buffer`]).
-    static SPARE: Cell<Option<Vec<u8>>> = const { Cell::new(None) };
+    static SPARES: Cell<Vec<Vec<u8>>> = const { Cell::new(Vec::new()) };
 }
 
-/// An empty buffer to read a block of `len` bytes into: the memory of the
-/// last block this thread evicted if it has one, else a new `Vec`.
+/// An empty buffer to read a block of `len` bytes into: the memory of a
+/// block this thread evicted if it has one, else a new `Vec`.
 ///
 /// A reader that misses the cache inserts one block and, once the cache
 /// is full, evicts about one: handing the evicted block's memory to the
@@ -311,29 +314,34 @@ thread_local! {
 /// ones that allocated them, which takes the allocating thread's arena
 /// lock and, with more threads than cores, made readers sleep.
 ///
-/// The spare is used for a read of `len` bytes only if it fits them
-/// without wasting more than `len` (a cached block is charged for its
+/// The last spare kept is used for a read of `len` bytes only if it fits
+/// them without wasting more than `len` (a cached block is charged for its
 /// buffer's capacity); otherwise it stays, and the buffer is new.
 pub fn spare_buffer(len: usize) -> Vec<u8> {
-    SPARE.with(|spare| match spare.take() {
-        Some(buffer) if (len..=2 * len).contains(&buffer.capacity()) => buffer,
-        held => {
-            spare.set(held);
-            Vec::with_capacity(len)
-        }
+    SPARES.with(|cell| {
+        let mut spares = cell.take();
+        let fits = spares
+            .last()
+            .is_some_and(|buffer| (len..=2 * len).contains(&buffer.capacity()));
+        let buffer = if fits { spares.pop() } else { None };
+        cell.set(spares);
+        buffer.unwrap_or_else(|| Vec::with_capacity(len))
     })
 }
 
-/// Keeps `buffer` as this thread's spare unless it has one or the buffer
-/// is large.
+/// Keeps `buffer` as one of this thread's spares unless it has
+/// [`MAX_SPARES`] or the buffer is large.
 fn keep_spare(mut buffer: Vec<u8>) {
     if buffer.capacity() > MAX_SPARE_CAPACITY {
         return;
     }
     buffer.clear();
-    SPARE.with(|spare| {
-        let held = spare.take();
-        spare.set(Some(held.unwrap_or(buffer)));
+    SPARES.with(|cell| {
+        let mut spares = cell.take();
+        if spares.len() < MAX_SPARES {
+            spares.push(buffer);
+        }
+        cell.set(spares);
     });
 }
 
@@ -488,12 +496,19 @@ mod tests {
         let spare = spare_buffer(4000);
         assert!(spare.is_empty());
         assert!(spare.capacity() >= 4000, "recycled: {}", spare.capacity());
-        // Only one spare, and only for a read it fits.
-        assert_eq!(spare_buffer(4000).capacity(), 4000);
+        // Spares serve reads they fit, up to MAX_SPARES of them.
+        while spare_buffer(4000).capacity() != 4000 {}
         keep_spare(spare);
         assert_eq!(spare_buffer(100_000).capacity(), 100_000, "too small");
         assert_eq!(spare_buffer(10).capacity(), 10, "too large");
         assert!(spare_buffer(3000).capacity() >= 4000, "kept meanwhile");
+        for _ in 0..2 * MAX_SPARES {
+            keep_spare(Vec::with_capacity(5000));
+        }
+        let kept = std::iter::from_fn(|| Some(spare_buffer(4000)))
+            .take_while(|buffer| buffer.capacity() == 5000)
+            .count();
+        assert_eq!(kept, MAX_SPARES);
         // A block a reader still holds stays intact.
         assert_eq!(held.size(), block(4000).size());
         assert!(held.get(b"key", u64::MAX).unwrap().is_some());

@@ -15,6 +15,7 @@
 use super::block::{Block, BlockIter};
 use super::format::{BlockHandle, DecodeError};
 use super::reader::Table;
+use crate::cache::spare_buffer;
 use crate::iter::InternalIterator;
 use crate::types::{SeqNo, ValueKind};
 use crate::{Error, Result};
@@ -106,8 +107,9 @@ impl TableIter {
         // The window covers the block (checked or just read).
         let at = (handle.offset - self.window_start) as usize;
         match self.window.get(at..at + handle.size as usize) {
-            Some(sealed) => {
-                let sealed = sealed.to_vec();
+            Some(bytes) => {
+                let mut sealed = spare_buffer(bytes.len());
+                sealed.extend_from_slice(bytes);
                 self.table
                     .block_from_sealed(i, handle, sealed, self.fill_cache)
             }

@@ -340,7 +340,11 @@ impl Table {
         }
         let sealed = |h: BlockHandle| {
             let at = (h.offset - handle.offset) as usize;
-            span.get(at..at + h.size as usize).map(<[u8]>::to_vec)
+            span.get(at..at + h.size as usize).map(|bytes| {
+                let mut sealed = spare_buffer(bytes.len());
+                sealed.extend_from_slice(bytes);
+                sealed
+            })
         };
         for j in i + 1..=last {
             if let Some((h, bytes)) = self.index.handle(j).and_then(|h| Some((h, sealed(h)?))) {
