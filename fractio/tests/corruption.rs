@@ -541,3 +541,32 @@ fn regression_damage_at_the_end_of_an_older_segment_is_corruption() {
         }
     }
 }
+
+/// Found by `damaged_log_segments_are_corruption_or_a_reported_torn_tail`
+/// (in CI, seed 15614523841612044933): an older segment cut exactly at a
+/// record boundary ends cleanly, so the missing records only showed as a
+/// gap at the start of the next segment, and the open named that segment
+/// (at offset 0) instead of the one that lost data. Method: two segments
+/// written by hand (records 1–10, 11–20), the first cut after record 7;
+/// the open must fail with corruption naming the first segment where its
+/// records end.
+#[test]
+fn regression_an_older_segment_cut_at_a_record_boundary_is_named() {
+    let fs = MemFs::new();
+    let dir = Path::new(DIR);
+    fractio::fs::FileSystem::create_dir_all(&fs, dir).unwrap();
+    let first: Vec<u8> = (1..=7).flat_map(|seq| log_record(seq, 1)).collect();
+    let cut_at = first.len() as u64;
+    let mut second: Vec<u8> = (11..=20).flat_map(|seq| log_record(seq, 1)).collect();
+    second.resize(8192, 0);
+    fs.put_file(&dir.join("000001.log"), &first).unwrap();
+    fs.put_file(&dir.join("000002.log"), &second).unwrap();
+    match open(&fs) {
+        Err(Error::Corruption { file, offset, .. }) => {
+            assert_eq!(file, dir.join("000001.log"));
+            assert_eq!(offset, cut_at);
+        }
+        Err(other) => panic!("expected corruption, got {other}"),
+        Ok(_) => panic!("records 8-10 are missing, yet the open succeeded"),
+    }
+}

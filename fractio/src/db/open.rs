@@ -250,6 +250,8 @@ fn replay(
     let mut last_seq = state.last_seq;
     let mut memtable = Memtable::new(options.memtable_size);
     let mut added = Vec::new();
+    // The last segment replayed that ended cleanly, and where.
+    let mut previous_end: Option<(PathBuf, u64)> = None;
     for (index, &id) in segments.iter().enumerate() {
         let path = dir.join(segment_name(id));
         let bytes = fs.read_all(&path)?;
@@ -284,6 +286,22 @@ fn replay(
                     // when the next one starts): recovery stops at the gap.
                     gap = true;
                     return Err(Error::InvalidArgument(String::new()));
+                }
+                if let (0, Some((previous, end))) = (record.offset, &previous_end) {
+                    // The previous segment ended cleanly, yet short of where
+                    // this one goes on: records are missing at its end (it
+                    // was cut at a record boundary), which is where the
+                    // damage is reported.
+                    return Err(Error::corruption(
+                        previous,
+                        *end,
+                        format!(
+                            "the log ends at sequence number {last_seq} here but continues \
+                             at {} in {}: records are missing",
+                            record.first_seq,
+                            path.display()
+                        ),
+                    ));
                 }
                 return Err(Error::corruption(
                     &path,
@@ -371,8 +389,9 @@ fn replay(
             }
             other => other,
         };
+        previous_end = None;
         match result {
-            Ok(SegmentEnd::Clean { .. }) => {}
+            Ok(SegmentEnd::Clean { offset }) => previous_end = Some((path.clone(), offset)),
             Ok(SegmentEnd::Torn { offset, bytes }) => {
                 report.torn_tail = Some((path.clone(), offset, bytes));
             }
