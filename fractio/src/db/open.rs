@@ -372,7 +372,9 @@ fn replay(
             bytes: dropped,
         }) = result
         {
-            if options.durability == Durability::Process && record_lost_a_page(&bytes, offset) {
+            if options.durability == Durability::Process
+                && (record_lost_a_page(&bytes, offset) || unsynced_page_part_lost(&bytes, offset))
+            {
                 report.torn_tail = Some((path.clone(), offset, dropped));
                 break;
             }
@@ -459,6 +461,24 @@ fn record_lost_a_page(bytes: &[u8], offset: u64) -> bool {
         page += PAGE;
     }
     false
+}
+
+/// Whether the bytes from `offset` (a record's start) to the next 4 KiB
+/// boundary are all zeros while the segment holds data after them: the
+/// unsynced part of a page that was synced up to `offset` was lost in a
+/// power loss, and a later page reached the disk. Neither a valid record
+/// (its header is never zero) nor a flipped bit leaves that.
+fn unsynced_page_part_lost(bytes: &[u8], offset: u64) -> bool {
+    const PAGE: usize = 4096;
+    let start = offset as usize;
+    let page_end = (start + 1).next_multiple_of(PAGE);
+    let data_after = bytes
+        .get(page_end..)
+        .is_some_and(|rest| rest.iter().any(|&b| b != 0));
+    data_after
+        && bytes
+            .get(start..page_end)
+            .is_some_and(|run| run.iter().all(|&b| b == 0))
 }
 
 /// Whether any of the segments `ids` holds a record (a non-zero header).
