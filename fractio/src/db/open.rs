@@ -427,11 +427,10 @@ fn replay(
 fn lost_page_at_or_after(bytes: &[u8], offset: u64) -> Option<u64> {
     const PAGE: usize = 4096;
     let end = bytes.iter().rposition(|&b| b != 0)? + 1;
-    let start = offset as usize;
-    let page_end = (start / PAGE + 1) * PAGE;
-    if page_end < end && bytes[start..page_end].iter().all(|&b| b == 0) {
+    if unsynced_page_part_lost(bytes, offset) {
         return Some(offset);
     }
+    let start = offset as usize;
     let mut page = start.next_multiple_of(PAGE);
     while page + PAGE <= end {
         if bytes[page..page + PAGE].iter().all(|&b| b == 0) {

@@ -15,7 +15,6 @@
 use super::block::{Block, BlockIter};
 use super::format::{BlockHandle, DecodeError};
 use super::reader::Table;
-use crate::cache::spare_buffer;
 use crate::iter::InternalIterator;
 use crate::types::{SeqNo, ValueKind};
 use crate::{Error, Result};
@@ -107,12 +106,9 @@ impl TableIter {
         // The window covers the block (checked or just read).
         let at = (handle.offset - self.window_start) as usize;
         match self.window.get(at..at + handle.size as usize) {
-            Some(bytes) => {
-                let mut sealed = spare_buffer(bytes.len());
-                sealed.extend_from_slice(bytes);
-                self.table
-                    .block_from_sealed(i, handle, sealed, self.fill_cache)
-            }
+            Some(sealed) => self
+                .table
+                .block_from_sealed(i, handle, sealed, self.fill_cache),
             None => self.table.data_block(i, handle, self.fill_cache),
         }
     }

@@ -340,11 +340,7 @@ impl Table {
         }
         let sealed = |h: BlockHandle| {
             let at = (h.offset - handle.offset) as usize;
-            span.get(at..at + h.size as usize).map(|bytes| {
-                let mut sealed = spare_buffer(bytes.len());
-                sealed.extend_from_slice(bytes);
-                sealed
-            })
+            span.get(at..at + h.size as usize)
         };
         for j in i + 1..=last {
             if let Some((h, bytes)) = self.index.handle(j).and_then(|h| Some((h, sealed(h)?))) {
@@ -373,14 +369,17 @@ impl Table {
     }
 
     /// Data block `i` (at `handle`) from its sealed bytes, read ahead:
-    /// verified and decoded as any block read, and cached if `fill_cache`.
+    /// copied into a spare buffer (see [`spare_buffer`]), verified and
+    /// decoded as any block read, and cached if `fill_cache`.
     pub(crate) fn block_from_sealed(
         &self,
         i: usize,
         handle: BlockHandle,
-        sealed: Vec<u8>,
+        bytes: &[u8],
         fill_cache: bool,
     ) -> Result<Arc<Block>> {
+        let mut sealed = spare_buffer(bytes.len());
+        sealed.extend_from_slice(bytes);
         let payload = unseal_block(sealed)
             .map_err(|err| Error::corruption(&self.path, handle.offset, err.0))?;
         let block = Arc::new(self.decode_block(handle, payload)?);
