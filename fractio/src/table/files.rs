@@ -70,15 +70,16 @@ impl OpenFiles {
         })
     }
 
-    /// Counts a table that just opened its file, and closes the files of
-    /// others while too many are open.
+    /// Counts a table that just opened its file, after closing the files
+    /// of others until it fits. Counting under the queue's mutex, after
+    /// making room, means the count never passes `capacity` while room can
+    /// be made, not even for an instant (readers of `open_count` run
+    /// concurrently with background threads opening tables).
     pub(crate) fn track(&self, table: Weak<Table>) {
-        self.open.fetch_add(1, Ordering::Relaxed);
         let mut queue = self.queue.lock();
-        queue.push_back(table);
         // A table is passed over at most once before it is closed.
         let mut budget = 2 * queue.len();
-        while self.open_count() > self.capacity && budget > 0 {
+        while self.open_count() >= self.capacity && budget > 0 {
             budget -= 1;
             let Some(entry) = queue.pop_front() else {
                 break;
@@ -92,6 +93,8 @@ impl OpenFiles {
                 self.open.fetch_sub(1, Ordering::Relaxed);
             }
         }
+        self.open.fetch_add(1, Ordering::Relaxed);
+        queue.push_back(table);
         if queue.len() > 2 * self.open_count() + 64 {
             queue.retain(|entry| entry.strong_count() > 0);
         }
