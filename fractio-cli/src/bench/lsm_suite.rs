@@ -207,7 +207,11 @@ impl<E: Engine> Suite<'_, E> {
         let mut buf = values.buffer();
         let mut sampler = Sampler::new(SAMPLE_EVERY_POINT);
         let mut ops = 0;
-        for i in order {
+        let mut order = order.peekable();
+        while let Some(i) = order.next() {
+            if let Some(&next) = order.peek() {
+                keys.prefetch(next);
+            }
             sampler.tick();
             values.fill(keys.tag(), i, &mut buf);
             self.engine.insert(keys.key(i), &buf)?;
@@ -243,7 +247,11 @@ impl<E: Engine> Suite<'_, E> {
         let values = &self.data.values;
         let mut sampler = Sampler::new(SAMPLE_EVERY_POINT);
         let mut ops = 0;
-        for i in order {
+        let mut order = order.peekable();
+        while let Some(i) = order.next() {
+            if let Some(&next) = order.peek() {
+                keys.prefetch(next);
+            }
             sampler.tick();
             let key = keys.key(i);
             self.engine
@@ -402,7 +410,11 @@ impl<E: Engine> Suite<'_, E> {
     fn contains(&self) -> Result<Outcome> {
         let rand = &self.data.rand;
         let mut sampler = Sampler::new(SAMPLE_EVERY_POINT);
-        for &i in &self.data.rand_write_order {
+        let order = &self.data.rand_write_order;
+        for (n, &i) in order.iter().enumerate() {
+            if let Some(&next) = order.get(n + 1) {
+                rand.prefetch(next.into());
+            }
             sampler.tick();
             let key = rand.key(i.into());
             if !self.engine.contains(key)? {

@@ -78,18 +78,30 @@ where
         let mut buf = values.buffer();
         let mut sampler = Sampler::new(SAMPLE_EVERY_POINT);
         let mut writes = 0;
+        // An operation is drawn one ahead: a write (None) or a read of key
+        // `i`, whose key is prefetched while the current operation runs.
+        let draw =
+            |rng: &mut FastRng| (rng.below(10) >= WRITE_TENTHS).then(|| rng.below(read_keys.len()));
+        let mut next = draw(&mut rng);
         for _ in 0..ops {
+            let op = next;
+            next = draw(&mut rng);
+            if let Some(i) = next {
+                read_keys.prefetch(i);
+            }
             sampler.tick();
-            if rng.below(10) < WRITE_TENTHS {
-                let i = writes * threads + thread;
-                values.fill(write_keys.tag(), i, &mut buf);
-                (self.write)(write_keys.key(i), &buf)?;
-                writes += 1;
-            } else {
-                let i = rng.below(read_keys.len());
-                (self.read)(read_keys, i)?.map_err(|detail| {
-                    Mismatch::error(self.workload.name(), read_keys.key(i), detail)
-                })?;
+            match op {
+                None => {
+                    let i = writes * threads + thread;
+                    values.fill(write_keys.tag(), i, &mut buf);
+                    (self.write)(write_keys.key(i), &buf)?;
+                    writes += 1;
+                }
+                Some(i) => {
+                    (self.read)(read_keys, i)?.map_err(|detail| {
+                        Mismatch::error(self.workload.name(), read_keys.key(i), detail)
+                    })?;
+                }
             }
         }
         Ok((sampler, writes))
