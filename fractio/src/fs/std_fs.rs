@@ -21,6 +21,12 @@
 //! every append, inside the commit lock; with 8 `Sync` writers each `msync`
 //! took about three times as long as a single writer's. A buffered
 //! segment's file is touched by the syncing thread only.
+//!
+//! Table files are opened for reading with `O_NOATIME` where the system
+//! allows it (the process owns the file): a block read that misses the
+//! cache then skips the kernel's access-time check (1.8% of the `contains`
+//! workload's profile before). Without the permission they are opened
+//! plainly.
 
 use super::{FileLock, FileSystem, LogFile, LogMode, RandomAccessFile, WritableFile};
 use std::fs::{File, OpenOptions};
@@ -60,7 +66,7 @@ impl FileSystem for StdFs {
     }
 
     fn open_random(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        let file = File::open(path)?;
+        let file = open_for_reading(path)?;
         let size = file.metadata()?.len();
         Ok(Arc::new(StdRandomFile { file, size }))
     }
@@ -263,6 +269,24 @@ struct MappedLog {
 /// process's resident set, so a segment being written costs at most this
 /// much resident memory instead of its whole capacity.
 const RELEASE_LAG: u64 = 4 << 20;
+
+/// Opens `path` read-only, with `O_NOATIME` when allowed (only a file's
+/// owner may ask for it; anyone else gets `EPERM` and a plain open).
+fn open_for_reading(path: &Path) -> io::Result<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOATIME)
+            .open(path)
+        {
+            Err(err) if err.raw_os_error() == Some(libc::EPERM) => {}
+            other => return other,
+        }
+    }
+    File::open(path)
+}
 
 /// `madvise` advice (Linux 5.14+; ignored, as a hint, before): fault the
 /// range in, writable.
