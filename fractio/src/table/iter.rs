@@ -6,7 +6,9 @@
 //! not cached, it reads ahead: the following blocks, up to
 //! [`READAHEAD_BYTES`], in one read, each then verified and decoded as it
 //! is reached — a long scan costs one system call per window instead of
-//! one per block. `next` decodes one entry incrementally into a key buffer
+//! one per block. Blocks read ahead are offered to the cache as a scan's
+//! (`insert_scanned`: cached into free room or on a second pass, so a
+//! one-pass scan does not churn a full cache). `next` decodes one entry incrementally into a key buffer
 //! reused for the whole scan, and moves to the next block only when one
 //! ends. The cursor
 //! holds `Arc`s of its table and current block, so it is `'static` and
@@ -106,9 +108,13 @@ impl TableIter {
         // The window covers the block (checked or just read).
         let at = (handle.offset - self.window_start) as usize;
         match self.window.get(at..at + handle.size as usize) {
-            Some(sealed) => self
-                .table
-                .block_from_sealed(i, handle, sealed, self.fill_cache),
+            Some(sealed) => {
+                let block = self.table.block_from_sealed(i, handle, sealed, false)?;
+                if self.fill_cache {
+                    self.table.cache_scanned(i, &block);
+                }
+                Ok(block)
+            }
             None => self.table.data_block(i, handle, self.fill_cache),
         }
     }

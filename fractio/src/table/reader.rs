@@ -389,6 +389,12 @@ impl Table {
         Ok(block)
     }
 
+    /// Offers block `i`, read ahead by a long scan, to the block cache
+    /// (see [`TableBlocks::insert_scanned`](crate::cache::TableBlocks::insert_scanned)).
+    pub(crate) fn cache_scanned(&self, i: usize, block: &Arc<Block>) {
+        self.blocks.insert_scanned(i, block);
+    }
+
     /// Reads, verifies and decompresses the block at `handle`, into the
     /// memory of a block this thread evicted if it has one.
     fn read_block(&self, handle: BlockHandle) -> Result<Vec<u8>> {

@@ -491,6 +491,46 @@ fn ordered_table(dir: &Path) -> (Vec<Entry>, PathBuf) {
     (entries, path)
 }
 
+/// Goal: a long scan through a full cache reads through it: it leaves the
+/// cached blocks where they are (but for the few blocks it reads before
+/// reading ahead), and a second scan of the same blocks caches them.
+/// Method: fill a small cache by point lookups in reverse key order (no
+/// read-ahead), scan the whole table twice, compare the cached blocks.
+#[test]
+fn a_one_pass_scan_leaves_a_full_cache_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (entries, path) = ordered_table(dir.path());
+    let cache = Arc::new(BlockCache::new(256 << 10));
+    let table = open(&path, &cache).unwrap();
+    let blocks = table.properties().data_blocks as usize;
+    let cached = |table: &Table| -> Vec<usize> {
+        (0..blocks)
+            .filter(|&i| table.cached_block(i).is_some())
+            .collect()
+    };
+    for (key, ..) in entries.iter().rev() {
+        get(&table, key, MAX_SEQNO).unwrap();
+    }
+    let hot = cached(&table);
+    assert!(hot.len() > 20, "{} blocks cached", hot.len());
+    assert!(cache.used_bytes() + (8 << 10) > 256 << 10, "full");
+
+    let mut iter = table.iter();
+    assert_eq!(scan_forward(&mut iter).unwrap(), entries);
+    drop(iter);
+    let after = cached(&table);
+    let lost = hot.iter().filter(|i| !after.contains(i)).count();
+    assert!(lost <= 2, "a one-pass scan evicted {lost} of {}", hot.len());
+
+    let mut iter = table.iter();
+    assert_eq!(scan_forward(&mut iter).unwrap(), entries);
+    let scanned = cached(&table)
+        .into_iter()
+        .filter(|i| !hot.contains(i) && *i > 2)
+        .count();
+    assert!(scanned > 0, "the second pass cached nothing");
+}
+
 /// Goal: lookups of keys in key order read blocks ahead, so most blocks
 /// come in a few reads, and every value is still right. Method: count
 /// cache misses (reads for a lookup) over a table of hundreds of blocks,
