@@ -488,6 +488,9 @@ impl DbInner {
         let parts: [&[u8]; 4] = [&head[..head_len], key, &value_head[..value_head_len], value];
         let entries_len = encoded_entry_len(kind, key, value);
         let mem_needed = Memtable::entry_size(key.len(), value.len());
+        // The descent that finds the entry's place, with its cache misses,
+        // happens before the commit lock; under it the insert only links.
+        let prepared = self.super_version.load().active.prepare(key);
         let mut state = self.write.lock();
         self.make_room(&mut state, mem_needed, entries_len, false)?;
         let seq = state.last_seq + 1;
@@ -495,7 +498,9 @@ impl DbInner {
             .wal
             .append(seq, 1, &parts)
             .map_err(|e| self.fail_writes("log write", e))?;
-        let inserted = state.active.insert(key, seq, kind, value);
+        let inserted = state
+            .active
+            .insert_prepared(&prepared, key, seq, kind, value);
         assert!(inserted, "memtable room was reserved");
         self.publish(state, seq, &appended)
     }

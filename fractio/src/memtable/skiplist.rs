@@ -88,6 +88,53 @@ impl SkipList {
         true
     }
 
+    /// The last node before every version of `key` on each level (the head
+    /// where there is none): a starting point for a later
+    /// [`insert_after`](Self::insert_after) of `key`, found without
+    /// inserting anything. It stays valid however many nodes are inserted
+    /// meanwhile, since nodes are never removed.
+    pub(crate) fn predecessors(&self, key: &[u8]) -> [u32; MAX_HEIGHT] {
+        let mut prev = [self.head; MAX_HEIGHT];
+        self.descend(
+            |node| compare_keys(self.nodes.key(node), key).is_lt(),
+            |level, p, _| prev[level] = p,
+        );
+        prev
+    }
+
+    /// [`insert`](Self::insert), starting each level's search from
+    /// `prev[level]` instead of descending from the head. REQUIRES: `prev`
+    /// came from [`predecessors`](Self::predecessors) of `key` on this
+    /// list (so `prev[level]` is the head or a node on `level` before every
+    /// version of `key`), besides what `insert` requires.
+    pub(crate) fn insert_after(
+        &self,
+        prev: &[u32; MAX_HEIGHT],
+        key: &[u8],
+        seq: SeqNo,
+        kind: ValueKind,
+        value: &[u8],
+    ) -> bool {
+        assert!(
+            key.len() <= MAX_KEY_LEN && value.len() <= MAX_VALUE_LEN && seq <= MAX_SEQNO,
+            "memtable entry out of bounds"
+        );
+        let height = random_height();
+        let Some(node) = self.nodes.alloc(height, key, seq, kind, value) else {
+            return false;
+        };
+        if height > self.height.0.load(MemOrder::Relaxed) {
+            self.height.0.fetch_max(height, MemOrder::Relaxed);
+        }
+        #[cfg(test)]
+        race_window::pause();
+        for (level, &start) in prev.iter().enumerate().take(height) {
+            let (p, n) = self.splice(start, level, key, seq);
+            self.link(node, level, key, seq, p, n);
+        }
+        true
+    }
+
     /// Links `node` at `level` between `prev` and `next`, searching forward
     /// from `prev` again whenever a concurrent insert took the spot first.
     fn link(&self, node: u32, level: usize, key: &[u8], seq: SeqNo, mut prev: u32, mut next: u32) {

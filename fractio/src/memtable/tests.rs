@@ -156,6 +156,66 @@ fn memtable_matches_btreemap_model() {
     }
 }
 
+/// Goal: an insert split in two (`prepare`, then `insert_prepared`) lands
+/// in order however many inserts came between its halves, and one prepared
+/// for another memtable is a plain insert. Method: keep up to 64 prepared
+/// inserts pending while plain and prepared inserts go in, in random order,
+/// some of them prepared on a different memtable; compare every entry and
+/// lookup (through the key filter) with a `BTreeMap`.
+#[test]
+fn memtable_prepared_inserts_match_the_model() {
+    let mut rng = StdRng::seed_from_u64(0x707265);
+    let table = Arc::new(Memtable::new(4 << 20));
+    let other = Memtable::new(1 << 20);
+    let mut model = Model::new();
+    let mut pending: Vec<(Vec<u8>, Prepared)> = Vec::new();
+    let mut seq = 0;
+    for step in 0..20_000 {
+        let roll = rng.gen_range(0..10);
+        if roll < 4 && pending.len() < 64 {
+            let key = random_key(&mut rng);
+            let on = if rng.gen_ratio(1, 10) {
+                &other
+            } else {
+                &*table
+            };
+            pending.push((key.clone(), on.prepare(&key)));
+            continue;
+        }
+        seq += 1;
+        let value = format!("v{seq}").into_bytes();
+        let key = if roll < 7 && !pending.is_empty() {
+            let (key, prepared) = pending.swap_remove(rng.gen_range(0..pending.len()));
+            assert!(table.insert_prepared(&prepared, &key, seq, ValueKind::Value, &value));
+            key
+        } else {
+            let key = random_key(&mut rng);
+            assert!(table.insert(&key, seq, ValueKind::Value, &value));
+            key
+        };
+        model.insert((key, Reverse(seq)), (ValueKind::Value, value));
+        if step % 4_000 == 0 {
+            let expected: Vec<Entry> = model.iter().map(|(k, v)| model_entry(k, v)).collect();
+            assert_eq!(forward(&table), expected, "at step {step}");
+        }
+    }
+    let expected: Vec<Entry> = model.iter().map(|(k, v)| model_entry(k, v)).collect();
+    assert_eq!(forward(&table), expected);
+    let mut reversed = expected;
+    reversed.reverse();
+    assert_eq!(backward(&table), reversed);
+    for ((key, Reverse(seq)), (kind, value)) in &model {
+        let newest = model
+            .range((key.clone(), Reverse(MAX_SEQNO))..)
+            .next()
+            .map(|((_, s), _)| s.0);
+        if newest == Some(*seq) {
+            let got = table.get_filtered(key, crate::types::key_hash(key), MAX_SEQNO);
+            assert_eq!(got, Some((*seq, *kind, value.as_slice())), "{key:?}");
+        }
+    }
+}
+
 /// Goal: `get` returns the newest version visible at the snapshot, returns
 /// tombstones as such, and sees nothing older than the oldest version.
 #[test]
@@ -443,7 +503,15 @@ fn memtable_concurrent_inserts_and_reads() {
                 start.wait();
                 for i in 0..PER_WRITER {
                     let k = key(i, w);
-                    assert!(table.insert(&k, w * PER_WRITER + i + 1, ValueKind::Value, &k));
+                    let seq = w * PER_WRITER + i + 1;
+                    // Half the writers split their inserts (prepare, then
+                    // link), so both paths race each other.
+                    if w % 2 == 0 {
+                        assert!(table.insert(&k, seq, ValueKind::Value, &k));
+                    } else {
+                        let prepared = table.prepare(&k);
+                        assert!(table.insert_prepared(&prepared, &k, seq, ValueKind::Value, &k));
+                    }
                 }
             })
         })
@@ -525,7 +593,19 @@ fn memtable_concurrent_inserts_at_one_spot() {
                 start.wait();
                 for i in 0..PER_WRITER {
                     let seq = 2 + i * WRITERS + w;
-                    assert!(table.insert(b"b", seq, ValueKind::Value, &seq.to_le_bytes()));
+                    let value = seq.to_le_bytes();
+                    if w % 2 == 0 {
+                        assert!(table.insert(b"b", seq, ValueKind::Value, &value));
+                    } else {
+                        let prepared = table.prepare(b"b");
+                        assert!(table.insert_prepared(
+                            &prepared,
+                            b"b",
+                            seq,
+                            ValueKind::Value,
+                            &value
+                        ));
+                    }
                 }
             })
         })
