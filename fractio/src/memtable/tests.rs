@@ -156,6 +156,49 @@ fn memtable_matches_btreemap_model() {
     }
 }
 
+/// Goal: order holds when keys share long prefixes (across the 8-byte
+/// words of the key comparison, up to the longest key) and are prefixes of
+/// one another. Method: keys of a long common stem and a short random
+/// tail, inserted plainly and split in two, compared with a `BTreeMap`,
+/// with seeks.
+#[test]
+fn memtable_orders_keys_with_long_shared_prefixes() {
+    let mut rng = StdRng::seed_from_u64(0x6c6370);
+    for stem_len in [7, 8, 9, 23, MAX_KEY_LEN - 4] {
+        let table = Arc::new(Memtable::new(64 << 20));
+        let mut model = Model::new();
+        let stem: Vec<u8> = (0..stem_len).map(|i| b'a' + (i % 3) as u8).collect();
+        for seq in 1..=600u64 {
+            let mut key = stem[..rng.gen_range(stem_len - 3..=stem_len)].to_vec();
+            key.extend(random_key(&mut rng));
+            let value = seq.to_le_bytes();
+            if rng.gen() {
+                assert!(table.insert(&key, seq, ValueKind::Value, &value));
+            } else {
+                let prepared = table.prepare(&key);
+                assert!(table.insert_prepared(&prepared, &key, seq, ValueKind::Value, &value));
+            }
+            model.insert((key, Reverse(seq)), (ValueKind::Value, value.to_vec()));
+        }
+        let expected: Vec<Entry> = model.iter().map(|(k, v)| model_entry(k, v)).collect();
+        assert_eq!(forward(&table), expected, "stem {stem_len}");
+        let mut iter = table.iter();
+        for ((key, Reverse(seq)), _) in model.iter().step_by(7) {
+            iter.seek(key, *seq).unwrap();
+            assert_eq!(
+                current(&iter).map(|e| (e.0, e.1)),
+                Some((key.clone(), *seq))
+            );
+            iter.seek_for_prev(key, *seq + 1).unwrap();
+            let before = model.range(..=(key.clone(), Reverse(*seq + 1))).next_back();
+            assert_eq!(
+                current(&iter).map(|e| (e.0, e.1)),
+                before.map(|((k, s), _)| (k.clone(), s.0))
+            );
+        }
+    }
+}
+
 /// Goal: an insert split in two (`prepare`, then `insert_prepared`) lands
 /// in order however many inserts came between its halves, and one prepared
 /// for another memtable is a plain insert. Method: keep up to 64 prepared
