@@ -382,16 +382,25 @@ impl TableBlocks {
     /// Block `i`, if cached. Counts a hit or a miss.
     #[inline]
     pub fn get(&self, i: usize) -> Option<Arc<Block>> {
-        let slot = self.slots.get(i)?;
-        let block = slot.block.lock().clone();
-        self.cache.count(i, block.is_some());
-        if block.is_some() {
-            let freq = slot.freq.load(Ordering::Relaxed);
-            if freq < MAX_FREQ {
-                slot.freq.store(freq + 1, Ordering::Relaxed);
-            }
+        let block = self.get_cached(i);
+        if block.is_none() && i < self.slots.len() {
+            self.cache.count(i, false);
         }
         block
+    }
+
+    /// Block `i` if cached, counted as a hit; nothing is counted when it is
+    /// not (for a caller that then looks it up the usual way).
+    #[inline]
+    pub fn get_cached(&self, i: usize) -> Option<Arc<Block>> {
+        let slot = self.slots.get(i)?;
+        let block = slot.block.lock().clone()?;
+        self.cache.count(i, true);
+        let freq = slot.freq.load(Ordering::Relaxed);
+        if freq < MAX_FREQ {
+            slot.freq.store(freq + 1, Ordering::Relaxed);
+        }
+        Some(block)
     }
 
     /// Caches `block` as block `i` (unless another reader did first, or it

@@ -186,6 +186,32 @@ impl Index {
             })
     }
 
+    /// Whether [`find`](Index::find) of `key` (at any sequence number) is
+    /// certainly block `i`, judged by the probes of blocks `i - 1` and `i`
+    /// alone (two neighbouring words, cached after a search near `i`): the
+    /// key's probe is above the one and below the other. False when that
+    /// does not decide it.
+    #[inline]
+    pub fn certainly_finds(&self, i: usize, key: &[u8]) -> bool {
+        let (Some(&high), Some(first)) = (self.probes.get(i), self.entries.first()) else {
+            return false;
+        };
+        let prefix = self
+            .key_at(first)
+            .get(..self.prefix_len)
+            .unwrap_or_default();
+        let Some(rest) = key
+            .get(self.prefix_len..)
+            .filter(|_| user_keys_equal(&key[..self.prefix_len], prefix))
+        else {
+            return false;
+        };
+        let probe = probe_of(rest);
+        probe < high
+            && i.checked_sub(1)
+                .is_none_or(|before| self.probes[before] < probe)
+    }
+
     /// The handle of block `i`, if there is one.
     #[inline]
     pub fn handle(&self, i: usize) -> Option<BlockHandle> {
