@@ -49,6 +49,29 @@ impl SkipList {
     /// Inserts a version; false (and nothing inserted) when the arena has no
     /// room. REQUIRES: `(key, seq)` is not in the list.
     pub(crate) fn insert(&self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) -> bool {
+        let Some((node, height)) = self.alloc(key, seq, kind, value) else {
+            return false;
+        };
+        let mut prev = [self.head; MAX_HEIGHT];
+        let mut next = [NULL; MAX_HEIGHT];
+        let before = |other| match self.compare(other, key, seq) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => panic!("memtable insert of a duplicate version (seq {seq})"),
+        };
+        self.descend(before, |level, p, n| (prev[level], next[level]) = (p, n));
+        #[cfg(test)]
+        race_window::pause();
+        for level in 0..height {
+            self.link(node, level, key, seq, prev[level], next[level]);
+        }
+        true
+    }
+
+    /// Allocates and writes the node of a version (its tower not linked
+    /// yet) and raises the list's height to cover it; None when the arena
+    /// is full. Panics on an entry out of bounds.
+    fn alloc(&self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) -> Option<(u32, usize)> {
         assert!(
             key.len() <= MAX_KEY_LEN,
             "memtable key too long: {}",
@@ -64,28 +87,13 @@ impl SkipList {
             "memtable sequence number too large: {seq}"
         );
         let height = random_height();
-        let Some(node) = self.nodes.alloc(height, key, seq, kind, value) else {
-            return false;
-        };
-        // Raised before the descent, so that the descent (which reads it
-        // again) covers every level of the new node.
+        let node = self.nodes.alloc(height, key, seq, kind, value)?;
+        // Raised before any search for the node's place, so that the search
+        // (which reads it again) covers every level of the new node.
         if height > self.height.0.load(MemOrder::Relaxed) {
             self.height.0.fetch_max(height, MemOrder::Relaxed);
         }
-        let mut prev = [self.head; MAX_HEIGHT];
-        let mut next = [NULL; MAX_HEIGHT];
-        let before = |other| match self.compare(other, key, seq) {
-            Ordering::Less => true,
-            Ordering::Greater => false,
-            Ordering::Equal => panic!("memtable insert of a duplicate version (seq {seq})"),
-        };
-        self.descend(before, |level, p, n| (prev[level], next[level]) = (p, n));
-        #[cfg(test)]
-        race_window::pause();
-        for level in 0..height {
-            self.link(node, level, key, seq, prev[level], next[level]);
-        }
-        true
+        Some((node, height))
     }
 
     /// The last node before every version of `key` on each level (the head
@@ -115,17 +123,9 @@ impl SkipList {
         kind: ValueKind,
         value: &[u8],
     ) -> bool {
-        assert!(
-            key.len() <= MAX_KEY_LEN && value.len() <= MAX_VALUE_LEN && seq <= MAX_SEQNO,
-            "memtable entry out of bounds"
-        );
-        let height = random_height();
-        let Some(node) = self.nodes.alloc(height, key, seq, kind, value) else {
+        let Some((node, height)) = self.alloc(key, seq, kind, value) else {
             return false;
         };
-        if height > self.height.0.load(MemOrder::Relaxed) {
-            self.height.0.fetch_max(height, MemOrder::Relaxed);
-        }
         #[cfg(test)]
         race_window::pause();
         for (level, &start) in prev.iter().enumerate().take(height) {

@@ -137,23 +137,11 @@ impl Index {
     /// after `(key, seq)`. `len()` when every block is before it.
     #[inline]
     pub fn find(&self, key: &[u8], seq: SeqNo) -> usize {
-        let Some(first) = self.entries.first() else {
-            return 0;
-        };
-        let prefix = self
-            .key_at(first)
-            .get(..self.prefix_len)
-            .unwrap_or_default();
-        let Some(rest) = key
-            .get(self.prefix_len..)
-            .filter(|_| user_keys_equal(&key[..self.prefix_len], prefix))
-        else {
+        let rest = match self.after_prefix(key) {
+            Ok(rest) => rest,
             // `key` leaves the common prefix: it is before or after all keys.
-            return if compare_user_keys(key, prefix).is_lt() {
-                0
-            } else {
-                self.entries.len()
-            };
+            Err(Ordering::Less) => return 0,
+            Err(_) => return self.entries.len(),
         };
         let probe = probe_of(rest);
         // The first block whose probe is at least `probe`. At each level
@@ -193,23 +181,29 @@ impl Index {
     /// does not decide it.
     #[inline]
     pub fn certainly_finds(&self, i: usize, key: &[u8]) -> bool {
-        let (Some(&high), Some(first)) = (self.probes.get(i), self.entries.first()) else {
-            return false;
-        };
-        let prefix = self
-            .key_at(first)
-            .get(..self.prefix_len)
-            .unwrap_or_default();
-        let Some(rest) = key
-            .get(self.prefix_len..)
-            .filter(|_| user_keys_equal(&key[..self.prefix_len], prefix))
-        else {
+        let (Some(&high), Ok(rest)) = (self.probes.get(i), self.after_prefix(key)) else {
             return false;
         };
         let probe = probe_of(rest);
         probe < high
             && i.checked_sub(1)
                 .is_none_or(|before| self.probes[before] < probe)
+    }
+
+    /// The part of `key` after the prefix every key of the index shares;
+    /// when `key` does not start with that prefix, whether it comes before
+    /// (`Less`) or after every key. An empty index has an empty prefix.
+    #[inline]
+    fn after_prefix<'k>(&self, key: &'k [u8]) -> Result<&'k [u8], Ordering> {
+        let prefix = self
+            .entries
+            .first()
+            .map(|first| self.key_at(first))
+            .and_then(|first| first.get(..self.prefix_len))
+            .unwrap_or_default();
+        key.get(prefix.len()..)
+            .filter(|_| user_keys_equal(&key[..prefix.len()], prefix))
+            .ok_or_else(|| compare_user_keys(key, prefix))
     }
 
     /// The handle of block `i`, if there is one.
