@@ -52,7 +52,7 @@ pub struct Memtable {
 /// The first half of an insert of one key into one memtable (see
 /// [`Memtable::prepare`]).
 #[derive(Debug, Clone)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     memtable: u64,
     prev: [u32; MAX_HEIGHT],
 }
@@ -107,7 +107,7 @@ impl Memtable {
     /// `key`. Inserts nothing; any number of inserts may happen between
     /// this and [`insert_prepared`](Memtable::insert_prepared).
     #[inline]
-    pub fn prepare(&self, key: &[u8]) -> Prepared {
+    pub(crate) fn prepare(&self, key: &[u8]) -> Prepared {
         // Bits set early are only a false positive until the insert.
         self.filter.insert(key_hash(key));
         Prepared {
@@ -121,9 +121,10 @@ impl Memtable {
     /// memtable is ignored: the insert is then a plain one.
     ///
     /// REQUIRES: as [`Memtable::insert`], and `prepared` was made by
-    /// [`Memtable::prepare`] for this same `key`.
+    /// [`Memtable::prepare`] for this same `key` (which is why the pair is
+    /// internal to the crate: the database's write path keeps it).
     #[inline]
-    pub fn insert_prepared(
+    pub(crate) fn insert_prepared(
         &self,
         prepared: &Prepared,
         key: &[u8],
