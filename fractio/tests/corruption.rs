@@ -571,6 +571,33 @@ fn regression_an_older_segment_cut_at_a_record_boundary_is_named() {
     }
 }
 
+/// Found by the soak of `damaged_log_segments_are_corruption_or_a_reported_torn_tail`
+/// (about one soak run in six): the newest segment truncated exactly at a
+/// record boundary read as a clean end, so the open succeeded without a
+/// word and acknowledged writes were gone. A writer now always leaves a
+/// zero header after its records, and a segment without one was cut.
+/// Method: a segment written by hand with records 1-10, the file cut right
+/// after record 7; the open must recover records 1-7 and report a torn
+/// tail of that file where they end.
+#[test]
+fn regression_the_newest_segment_cut_at_a_record_boundary_is_reported() {
+    let fs = MemFs::new();
+    let dir = Path::new(DIR);
+    fractio::fs::FileSystem::create_dir_all(&fs, dir).unwrap();
+    let all: Vec<Vec<u8>> = (1..=10).map(|seq| log_record(seq, 1)).collect();
+    let kept: Vec<u8> = all[..7].concat();
+    fs.put_file(&dir.join("000001.log"), &kept).unwrap();
+    let db = open(&fs).expect("a torn tail opens");
+    match &db.recovery_report().torn_tail {
+        Some((file, offset, _)) => {
+            assert_eq!(file, &dir.join("000001.log"));
+            assert_eq!(*offset, kept.len() as u64);
+        }
+        None => panic!("records 8-10 were lost without a report"),
+    }
+    assert_eq!(db.iter().count(), 7);
+}
+
 /// Found by `regression_power_loss_with_out_of_order_writeback_reopens`
 /// (about one soak run in ten): a power loss lost the unsynced rest of a
 /// page that was synced up to a record boundary, and a later page of the

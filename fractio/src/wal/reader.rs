@@ -109,8 +109,15 @@ pub fn read_segment(
 fn step(bytes: &[u8], pos: usize) -> Step<'_> {
     let rest = &bytes[pos.min(bytes.len())..];
     if rest.len() < HEADER_LEN {
-        return if rest.iter().all(|&b| b == 0) {
+        // A writer always leaves room for a zero header after its last
+        // record, and segments are created at full size: records that run
+        // to the end of the file (or to less than a header before it) mean
+        // the file was cut short, and acknowledged records may be gone.
+        // An empty file holds nothing (created, never written).
+        return if pos == 0 && rest.iter().all(|&b| b == 0) {
             Step::End
+        } else if rest.iter().all(|&b| b == 0) {
+            Step::Bad("the segment ends without the zero header after its records")
         } else {
             Step::Bad("truncated record header")
         };

@@ -208,7 +208,7 @@ impl WalWriter {
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "log record too large"))?;
         let record_len = (HEADER_LEN + payload_len) as u64;
         debug_assert!(
-            self.offset + record_len <= self.capacity,
+            self.offset + record_len + HEADER_LEN as u64 <= self.capacity,
             "caller must roll first"
         );
 
@@ -236,9 +236,12 @@ impl WalWriter {
         })
     }
 
-    /// Whether a record of `entries_len` encoded bytes needs a new segment.
+    /// Whether a record of `entries_len` encoded bytes needs a new segment:
+    /// a record must leave room after it for the zero header that ends the
+    /// written part, so a segment whose records run to its very end can
+    /// only have been cut short (see `reader.rs`).
     pub fn needs_roll(&self, entries_len: usize) -> bool {
-        self.offset + record_len(entries_len) > self.capacity
+        self.offset + record_len(entries_len) + HEADER_LEN as u64 > self.capacity
     }
 
     /// Starts segment `id`, with room for at least `min_capacity` bytes,
