@@ -8,9 +8,9 @@
 //! is reached — a long scan costs one system call per window instead of
 //! one per block. Blocks read ahead are offered to the cache as a scan's
 //! (`insert_scanned`: cached into free room or on a second pass, so a
-//! one-pass scan does not churn a full cache). `next` decodes one entry incrementally into a key buffer
-//! reused for the whole scan, and moves to the next block only when one
-//! ends. The cursor
+//! one-pass scan does not churn a full cache). `next` decodes one entry
+//! incrementally into a key buffer reused for the whole scan, and moves to
+//! the next block only when one ends. The cursor
 //! holds `Arc`s of its table and current block, so it is `'static` and
 //! `Send`; one thread drives it. After an error it is invalid.
 

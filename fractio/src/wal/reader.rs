@@ -114,12 +114,10 @@ fn step(bytes: &[u8], pos: usize) -> Step<'_> {
         // to the end of the file (or to less than a header before it) mean
         // the file was cut short, and acknowledged records may be gone.
         // An empty file holds nothing (created, never written).
-        return if pos == 0 && rest.iter().all(|&b| b == 0) {
-            Step::End
-        } else if rest.iter().all(|&b| b == 0) {
-            Step::Bad("the segment ends without the zero header after its records")
-        } else {
-            Step::Bad("truncated record header")
+        return match (pos, rest.iter().all(|&b| b == 0)) {
+            (0, true) => Step::End,
+            (_, true) => Step::Bad("the segment ends without the zero header after its records"),
+            (_, false) => Step::Bad("truncated record header"),
         };
     }
     let (Some(crc), Some(len)) = (get_u32(rest, 0), get_u32(rest, 4)) else {
