@@ -326,23 +326,31 @@ thread_local! {
 /// ones that allocated them, which takes the allocating thread's arena
 /// lock and, with more threads than cores, made readers sleep.
 ///
-/// The last spare kept is used for a read of `len` bytes only if it fits
-/// them without wasting more than `len` (a cached block is charged for its
-/// buffer's capacity); otherwise it stays, and the buffer is new.
+/// The spare used is the smallest that fits `len` bytes without wasting
+/// more than `len` (a cached block is charged for its buffer's capacity);
+/// if none does, the buffer is new. Blocks differ in size by up to an
+/// entry, so a spare that is a few bytes too small for this read serves a
+/// later one.
 pub fn spare_buffer(len: usize) -> Vec<u8> {
     SPARES.with(|cell| {
         let mut spares = cell.take();
-        let fits = spares
-            .last()
-            .is_some_and(|buffer| (len..=2 * len).contains(&buffer.capacity()));
-        let buffer = if fits { spares.pop() } else { None };
+        let best = spares
+            .iter()
+            .enumerate()
+            .filter(|(_, buffer)| (len..=2 * len).contains(&buffer.capacity()))
+            .min_by_key(|(_, buffer)| buffer.capacity())
+            .map(|(at, _)| at);
+        let buffer = best.map(|at| spares.swap_remove(at));
         cell.set(spares);
         buffer.unwrap_or_else(|| Vec::with_capacity(len))
     })
 }
 
-/// Keeps `buffer` as one of this thread's spares unless it has
-/// [`MAX_SPARES`] or the buffer is large.
+/// Keeps `buffer` as one of this thread's spares unless it is large. When
+/// the thread has [`MAX_SPARES`], the buffer replaces the smallest of them
+/// if it is larger, so spares too small for the reads at hand do not pile
+/// up and turn every later eviction into a `free` and every read into a
+/// `malloc`.
 fn keep_spare(mut buffer: Vec<u8>) {
     if buffer.capacity() > MAX_SPARE_CAPACITY {
         return;
@@ -352,6 +360,10 @@ fn keep_spare(mut buffer: Vec<u8>) {
         let mut spares = cell.take();
         if spares.len() < MAX_SPARES {
             spares.push(buffer);
+        } else if let Some(smallest) = spares.iter_mut().min_by_key(|spare| spare.capacity()) {
+            if smallest.capacity() < buffer.capacity() {
+                *smallest = buffer;
+            }
         }
         cell.set(spares);
     });
@@ -586,6 +598,26 @@ mod tests {
             .take_while(|buffer| buffer.capacity() == 5000)
             .count();
         assert_eq!(kept, MAX_SPARES);
+        // The smallest spare that fits is used, whichever was kept last.
+        for capacity in [4100, 4300, 4000, 4200] {
+            keep_spare(Vec::with_capacity(capacity));
+        }
+        assert_eq!(spare_buffer(4150).capacity(), 4200);
+        assert_eq!(spare_buffer(4050).capacity(), 4100);
+        assert_eq!(spare_buffer(4250).capacity(), 4300);
+        assert_eq!(spare_buffer(4000).capacity(), 4000);
+        // A full set of spares too small for the reads gives way to larger
+        // ones as blocks are evicted.
+        for _ in 0..MAX_SPARES {
+            keep_spare(Vec::with_capacity(4000));
+        }
+        for _ in 0..MAX_SPARES {
+            keep_spare(Vec::with_capacity(4200));
+        }
+        let larger = std::iter::from_fn(|| Some(spare_buffer(4100)))
+            .take_while(|buffer| buffer.capacity() == 4200)
+            .count();
+        assert_eq!(larger, MAX_SPARES);
         // A block a reader still holds stays intact.
         assert_eq!(held.size(), block(4000).size());
         assert!(held.get(b"key", u64::MAX).unwrap().is_some());
