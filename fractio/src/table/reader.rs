@@ -167,13 +167,18 @@ impl Table {
                     return Ok(None);
                 }
                 let i = self.index.find(key, snapshot);
-                let Some(handle) = self.index.handle(i) else {
-                    return Ok(None);
-                };
+                if i >= self.index.len() {
+                    return Ok(None); // After the last key.
+                }
                 LAST_BLOCK.set((self.instance, i));
+                // The block's handle is read only on a miss: on a hit, its
+                // index entry (a cold line) is not needed.
                 match self.blocks.get(i) {
                     Some(block) => (i, block),
-                    None => (i, self.read_for_get(i, handle)?),
+                    None => match self.index.handle(i) {
+                        Some(handle) => (i, self.read_for_get(i, handle)?),
+                        None => return Ok(None),
+                    },
                 }
             }
         };
