@@ -59,10 +59,31 @@ impl KeyFilter {
     pub(crate) fn insert(&self, hash: u64) {
         let (block, masks) = self.probes(hash);
         for (i, mask) in masks.iter().enumerate() {
-            if *mask != 0 {
-                self.words[block + i].fetch_or(*mask, Ordering::Relaxed);
+            let word = &self.words[block + i];
+            // A bit already set needs no locked read-modify-write.
+            if *mask != 0 && word.load(Ordering::Relaxed) & mask != *mask {
+                word.fetch_or(*mask, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Asks the CPU to start loading, for writing, the block `insert(hash)`
+    /// sets bits in. Its `fetch_or`s wait for the line and hold back every
+    /// later load, so a writer prefetches the line before its skiplist
+    /// descent and sets the bits after it.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        let block = (((hash >> 32) * self.blocks) >> 32) as usize * 8;
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+            let addr = self.words.as_ptr().wrapping_add(block);
+            // SAFETY: a prefetch is only a hint: it never faults and has no
+            // effect the program can observe.
+            unsafe { _mm_prefetch::<_MM_HINT_ET0>(addr.cast()) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = block;
     }
 
     /// Whether a key with this hash may have been inserted (no false

@@ -108,11 +108,15 @@ impl Memtable {
     /// this and [`insert_prepared`](Memtable::insert_prepared).
     #[inline]
     pub(crate) fn prepare(&self, key: &[u8]) -> Prepared {
-        // Bits set early are only a false positive until the insert.
-        self.filter.insert(key_hash(key));
+        // The filter line loads during the descent. Bits set before the
+        // insert are only a false positive until then.
+        let hash = key_hash(key);
+        self.filter.prefetch(hash);
+        let prev = self.list.predecessors(key);
+        self.filter.insert(hash);
         Prepared {
             memtable: self.id,
-            prev: self.list.predecessors(key),
+            prev,
         }
     }
 
