@@ -397,7 +397,7 @@ pub fn spare_buffer(len: usize) -> Vec<u8> {
 /// if it is larger, so spares too small for the reads at hand do not pile
 /// up and turn every later eviction into a `free` and every read into a
 /// `malloc`.
-fn keep_spare(mut buffer: Vec<u8>) {
+pub(crate) fn keep_spare(mut buffer: Vec<u8>) {
     if buffer.capacity() > MAX_SPARE_CAPACITY {
         return;
     }

@@ -80,8 +80,40 @@ pub trait RandomAccessFile: Send + Sync {
         }
         read
     }
+    /// Reads the bytes at `offset` into `bufs` in turn: buffer `k` (empty)
+    /// gets the next `lens[k]` bytes. Implementations read them with one
+    /// call where they can (`preadv`), so blocks read ahead land each in
+    /// its own buffer without a copy. An error if the file is shorter; then
+    /// every buffer is left empty.
+    fn read_exact_at_scattered(
+        &self,
+        bufs: &mut [Vec<u8>],
+        lens: &[usize],
+        offset: u64,
+    ) -> io::Result<()> {
+        read_each(self, bufs, lens, offset)
+    }
     /// The file's size in bytes.
     fn size(&self) -> u64;
+}
+
+/// [`RandomAccessFile::read_exact_at_scattered`] as one read per buffer.
+pub(crate) fn read_each<F: RandomAccessFile + ?Sized>(
+    file: &F,
+    bufs: &mut [Vec<u8>],
+    lens: &[usize],
+    offset: u64,
+) -> io::Result<()> {
+    let mut at = offset;
+    for (buf, &len) in bufs.iter_mut().zip(lens) {
+        buf.clear();
+        if let Err(err) = file.read_exact_at_into(buf, len, at) {
+            bufs.iter_mut().for_each(Vec::clear);
+            return Err(err);
+        }
+        at += len as u64;
+    }
+    Ok(())
 }
 
 /// A file written once, from start to end.

@@ -232,6 +232,85 @@ impl RandomAccessFile for StdRandomFile {
         Ok(())
     }
 
+    /// One `preadv` (more after a short read) straight into the buffers'
+    /// spare capacity.
+    fn read_exact_at_scattered(
+        &self,
+        bufs: &mut [Vec<u8>],
+        lens: &[usize],
+        offset: u64,
+    ) -> io::Result<()> {
+        /// The most buffers one call takes (a read-ahead window is 16
+        /// default-sized blocks); more are read one by one.
+        const MAX_BUFFERS: usize = 64;
+        if bufs.len() > MAX_BUFFERS || bufs.len() != lens.len() {
+            return super::read_each(self, bufs, lens, offset);
+        }
+        for (buf, &len) in bufs.iter_mut().zip(lens) {
+            buf.clear();
+            buf.reserve(len);
+        }
+        let total: usize = lens.iter().sum();
+        let mut done = 0;
+        let empty = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        let mut iovecs = [empty; MAX_BUFFERS];
+        while done < total {
+            // The unread part of every buffer, from the first not yet full.
+            let (mut count, mut skip) = (0, done);
+            for (buf, &len) in bufs.iter_mut().zip(lens) {
+                if skip >= len {
+                    skip -= len;
+                    continue;
+                }
+                let spare = &mut buf.spare_capacity_mut()[skip..len];
+                iovecs[count] = libc::iovec {
+                    iov_base: spare.as_mut_ptr().cast(),
+                    iov_len: spare.len(),
+                };
+                count += 1;
+                skip = 0;
+            }
+            // SAFETY: each of the first `count` iovecs names writable spare
+            // capacity of a buffer owned by `bufs` (reserved above), which
+            // `preadv` writes at most `iov_len` bytes of and reads nothing
+            // from; `count` <= MAX_BUFFERS fits a C int.
+            let read = unsafe {
+                libc::preadv(
+                    self.file.as_raw_fd(),
+                    iovecs.as_ptr(),
+                    count as libc::c_int,
+                    (offset + done as u64) as libc::off_t,
+                )
+            };
+            match read {
+                0 => {
+                    bufs.iter_mut().for_each(Vec::clear);
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "failed to fill whole buffer",
+                    ));
+                }
+                n if n > 0 => done += n as usize,
+                _ => {
+                    let err = io::Error::last_os_error();
+                    if err.kind() != io::ErrorKind::Interrupted {
+                        bufs.iter_mut().for_each(Vec::clear);
+                        return Err(err);
+                    }
+                }
+            }
+        }
+        for (buf, &len) in bufs.iter_mut().zip(lens) {
+            // SAFETY: `preadv` initialised the first `len` bytes of every
+            // buffer (`total` bytes in buffer order) above.
+            unsafe { buf.set_len(len) };
+        }
+        Ok(())
+    }
+
     fn size(&self) -> u64 {
         self.size
     }
@@ -497,6 +576,39 @@ unsafe fn populate_write(base: *mut u8, from: u64, to: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scattered_reads_fill_each_buffer_in_turn() {
+        // Goal: one preadv fills every buffer with its own bytes, whatever
+        // their sizes (empty ones included), from any offset; a read past
+        // the end fails and leaves every buffer empty; more buffers than
+        // one call takes are read too.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sst");
+        let bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let file = StdFs.open_random(&path).unwrap();
+        let check = |lens: &[usize], offset: usize| {
+            let mut bufs: Vec<Vec<u8>> = lens.iter().map(|_| vec![9; 3]).collect();
+            file.read_exact_at_scattered(&mut bufs, lens, offset as u64)
+                .unwrap();
+            let mut at = offset;
+            for (buf, &len) in bufs.iter().zip(lens) {
+                assert_eq!(&buf[..], &bytes[at..at + len]);
+                at += len;
+            }
+        };
+        check(&[4096, 4100, 0, 17, 4000], 0);
+        check(&[1], 99_999);
+        check(&[], 5);
+        check(&vec![1000; 70], 123);
+        let mut bufs = vec![Vec::new(), Vec::new()];
+        let err = file
+            .read_exact_at_scattered(&mut bufs, &[4000, 4000], 95_000)
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(bufs.iter().all(Vec::is_empty));
+    }
 
     #[test]
     fn log_bytes_are_readable_through_the_file() {

@@ -4,9 +4,10 @@
 //! Blocks come through the block cache (optionally without filling it).
 //! Once the cursor has moved forward into two consecutive blocks that were
 //! not cached, it reads ahead: the following blocks, up to
-//! [`READAHEAD_BYTES`], in one read, each then verified and decoded as it
-//! is reached — a long scan costs one system call per window instead of
-//! one per block. Blocks read ahead are offered to the cache as a scan's
+//! [`READAHEAD_BYTES`], in one read straight into a spare buffer per block
+//! (`preadv`: no block is copied out of a shared window), each then
+//! verified and decoded as it is reached — a long scan costs one system
+//! call per window instead of one per block. Blocks read ahead are offered to the cache as a scan's
 //! (`insert_scanned`: cached into free room or on a second pass, so a
 //! one-pass scan does not churn a full cache). `next` decodes one entry
 //! incrementally into a key buffer reused for the whole scan, and moves to
@@ -17,6 +18,7 @@
 use super::block::{Block, BlockIter};
 use super::format::{BlockHandle, DecodeError};
 use super::reader::Table;
+use crate::cache::{keep_spare, spare_buffer};
 use crate::iter::InternalIterator;
 use crate::types::{SeqNo, ValueKind};
 use crate::{Error, Result};
@@ -39,9 +41,12 @@ pub struct TableIter {
     fill_cache: bool,
     /// Consecutive forward moves into a block that was not cached.
     sequential_misses: u32,
-    /// Sealed bytes read ahead, starting at file offset `window_start`.
-    window: Vec<u8>,
-    window_start: u64,
+    /// The sealed bytes of blocks `ahead_first..` read ahead, each in its
+    /// own buffer; empty once taken (or after a failed read).
+    ahead: Vec<Vec<u8>>,
+    ahead_first: usize,
+    /// The sizes of the blocks being read ahead (reused).
+    ahead_lens: Vec<usize>,
 }
 
 impl TableIter {
@@ -53,8 +58,9 @@ impl TableIter {
             iter: BlockIter::new(Arc::clone(&EMPTY_BLOCK)),
             fill_cache,
             sequential_misses: 0,
-            window: Vec::new(),
-            window_start: 0,
+            ahead: Vec::new(),
+            ahead_first: 0,
+            ahead_lens: Vec::new(),
         }
     }
 
@@ -100,36 +106,43 @@ impl TableIter {
         if self.sequential_misses < 2 {
             return self.table.data_block(i, handle, self.fill_cache);
         }
-        let end = handle.end();
-        let window_end = self.window_start + self.window.len() as u64;
-        if handle.offset < self.window_start || end > window_end {
+        let read = i
+            .checked_sub(self.ahead_first)
+            .and_then(|k| self.ahead.get(k))
+            .is_some_and(|bytes| !bytes.is_empty());
+        if !read {
             self.read_ahead(i, handle)?;
         }
-        // The window covers the block (checked or just read).
-        let at = (handle.offset - self.window_start) as usize;
-        match self.window.get(at..at + handle.size as usize) {
-            Some(sealed) => {
-                let block = self.table.block_from_sealed(i, handle, sealed, false)?;
-                if self.fill_cache {
-                    self.table.cache_scanned(i, &block);
-                }
-                Ok(block)
-            }
-            None => self.table.data_block(i, handle, self.fill_cache),
+        let Some(sealed) = (self.ahead.get_mut(i - self.ahead_first)).map(std::mem::take) else {
+            return self.table.data_block(i, handle, self.fill_cache);
+        };
+        let block = self.table.block_from_buffer(i, handle, sealed, false)?;
+        if self.fill_cache {
+            self.table.cache_scanned(i, &block);
         }
+        Ok(block)
     }
 
-    /// Reads blocks `i..` into the window, as many as fit in
-    /// [`READAHEAD_BYTES`] (at least block `i`).
+    /// Reads blocks `i..` ahead, as many as fit in [`READAHEAD_BYTES`] (at
+    /// least block `i`), with one read into a spare buffer each. The
+    /// buffers of blocks read ahead before and never reached become
+    /// spares again.
     fn read_ahead(&mut self, i: usize, handle: BlockHandle) -> Result<()> {
-        let (_, end) = self.table.index().run_within(i, READAHEAD_BYTES);
-        self.window_start = handle.offset;
-        let len = (end - handle.offset) as usize;
-        let read = self.table.read_span(&mut self.window, handle.offset, len);
-        if read.is_err() {
-            self.window.clear();
+        for unused in self.ahead.drain(..) {
+            if unused.capacity() > 0 {
+                keep_spare(unused);
+            }
         }
-        read
+        let index = self.table.index();
+        let (last, _) = index.run_within(i, READAHEAD_BYTES);
+        self.ahead_lens.clear();
+        self.ahead_lens
+            .extend((i..=last).filter_map(|j| Some(index.handle(j)?.size as usize)));
+        self.ahead
+            .extend(self.ahead_lens.iter().map(|&len| spare_buffer(len)));
+        self.ahead_first = i;
+        self.table
+            .read_scattered(&mut self.ahead, &self.ahead_lens, handle.offset)
     }
 
     /// Leaves the cursor at no block (invalid).

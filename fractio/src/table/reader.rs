@@ -16,7 +16,8 @@
 //! Lookups that read keys in order (a scan done with `get`) miss the
 //! table's blocks one after another. When a lookup misses the block right
 //! after the last one a lookup missed, it reads the following blocks too,
-//! up to [`READAHEAD_BYTES`], in one read, and caches each after verifying
+//! up to [`READAHEAD_BYTES`], in one read (a `preadv` into a spare buffer
+//! per block, so no block is copied again), and caches each after verifying
 //! it as any block read; a damaged one among the extra blocks is left out,
 //! to be reported when a lookup reads it, and a failed read ahead is
 //! retried as a read of the one block needed. The only shared state this adds
@@ -373,31 +374,31 @@ impl Table {
                 .store(i + 1, AtomicOrdering::Relaxed);
             return self.read_and_cache(i, handle, true);
         }
-        let (last, end) = self.index.run_within(i, READAHEAD_BYTES);
+        let (last, _) = self.index.run_within(i, READAHEAD_BYTES);
         self.next_sequential_miss
             .store(last + 1, AtomicOrdering::Relaxed);
-        let mut span = Vec::new();
+        let lens: Vec<usize> = (i..=last)
+            .filter_map(|j| Some(self.index.handle(j)?.size as usize))
+            .collect();
+        let mut sealed: Vec<Vec<u8>> = lens.iter().map(|&len| spare_buffer(len)).collect();
         if self
-            .read_span(&mut span, handle.offset, (end - handle.offset) as usize)
+            .read_scattered(&mut sealed, &lens, handle.offset)
             .is_err()
         {
             // The blocks ahead are optional: block `i` alone decides.
             return self.read_and_cache(i, handle, true);
         }
-        let sealed = |h: BlockHandle| {
-            let at = (h.offset - handle.offset) as usize;
-            span.get(at..at + h.size as usize)
+        let mut sealed = sealed.into_iter();
+        let Some(first) = sealed.next().filter(|bytes| !bytes.is_empty()) else {
+            return self.read_and_cache(i, handle, true);
         };
-        for j in i + 1..=last {
-            if let Some((h, bytes)) = self.index.handle(j).and_then(|h| Some((h, sealed(h)?))) {
+        for (j, bytes) in (i + 1..).zip(sealed) {
+            if let Some(h) = self.index.handle(j) {
                 // A damaged block is reported when a lookup reads it alone.
-                let _ = self.block_from_sealed(j, h, bytes, true);
+                let _ = self.block_from_buffer(j, h, bytes, true);
             }
         }
-        match sealed(handle) {
-            Some(bytes) => self.block_from_sealed(i, handle, bytes, true),
-            None => self.read_and_cache(i, handle, true),
-        }
+        self.block_from_buffer(i, handle, first, true)
     }
 
     /// Data block `i`, if the cache holds it (counted as a hit or a miss).
@@ -405,27 +406,31 @@ impl Table {
         self.blocks.get(i)
     }
 
-    /// Replaces `buf` with the `len` bytes at `offset` (several blocks read
-    /// ahead in one call).
-    pub(crate) fn read_span(&self, buf: &mut Vec<u8>, offset: u64, len: usize) -> Result<()> {
-        buf.clear();
+    /// Reads the adjacent sealed blocks at `offset` into `bufs` (empty),
+    /// `lens[k]` bytes into buffer `k`, with one read (see
+    /// [`RandomAccessFile::read_exact_at_scattered`]).
+    pub(crate) fn read_scattered(
+        &self,
+        bufs: &mut [Vec<u8>],
+        lens: &[usize],
+        offset: u64,
+    ) -> Result<()> {
         self.file()?
-            .read_exact_at_into(buf, len, offset)
+            .read_exact_at_scattered(bufs, lens, offset)
             .map_err(|err| read_error(err, &self.path, offset))
     }
 
-    /// Data block `i` (at `handle`) from its sealed bytes, read ahead:
-    /// copied into a spare buffer (see [`spare_buffer`]), verified and
-    /// decoded as any block read, and cached if `fill_cache`.
-    pub(crate) fn block_from_sealed(
+    /// Data block `i` (at `handle`) from its sealed bytes, read ahead into
+    /// their own buffer: verified and decoded as any block read (the
+    /// buffer becomes the block's when it is not compressed), and cached
+    /// if `fill_cache`.
+    pub(crate) fn block_from_buffer(
         &self,
         i: usize,
         handle: BlockHandle,
-        bytes: &[u8],
+        sealed: Vec<u8>,
         fill_cache: bool,
     ) -> Result<Arc<Block>> {
-        let mut sealed = spare_buffer(bytes.len());
-        sealed.extend_from_slice(bytes);
         let payload = unseal_block(sealed)
             .map_err(|err| Error::corruption(&self.path, handle.offset, err.0))?;
         let block = Arc::new(self.decode_block(handle, payload)?);
