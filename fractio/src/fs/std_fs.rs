@@ -211,21 +211,7 @@ impl RandomAccessFile for StdRandomFile {
                     (offset + done as u64) as libc::off_t,
                 )
             };
-            match read {
-                0 => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "failed to fill whole buffer",
-                    ))
-                }
-                n if n > 0 => done += n as usize,
-                _ => {
-                    let err = io::Error::last_os_error();
-                    if err.kind() != io::ErrorKind::Interrupted {
-                        return Err(err);
-                    }
-                }
-            }
+            done += bytes_read(read)?;
         }
         // SAFETY: `pread` initialised bytes `start..start + len` above.
         unsafe { buf.set_len(start + len) };
@@ -285,21 +271,11 @@ impl RandomAccessFile for StdRandomFile {
                     (offset + done as u64) as libc::off_t,
                 )
             };
-            match read {
-                0 => {
+            match bytes_read(read) {
+                Ok(n) => done += n,
+                Err(err) => {
                     bufs.iter_mut().for_each(Vec::clear);
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "failed to fill whole buffer",
-                    ));
-                }
-                n if n > 0 => done += n as usize,
-                _ => {
-                    let err = io::Error::last_os_error();
-                    if err.kind() != io::ErrorKind::Interrupted {
-                        bufs.iter_mut().for_each(Vec::clear);
-                        return Err(err);
-                    }
+                    return Err(err);
                 }
             }
         }
@@ -348,6 +324,27 @@ struct MappedLog {
 /// process's resident set, so a segment being written costs at most this
 /// much resident memory instead of its whole capacity.
 const RELEASE_LAG: u64 = 4 << 20;
+
+/// The bytes a `pread`/`preadv` that returned `read` delivered: 0 when it
+/// was interrupted (to be retried); the end of the file before the bytes
+/// wanted is an `UnexpectedEof` error.
+fn bytes_read(read: isize) -> io::Result<usize> {
+    match read {
+        0 => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "failed to fill whole buffer",
+        )),
+        n if n > 0 => Ok(n as usize),
+        _ => {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                Ok(0)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
 
 /// Opens `path` read-only, with `O_NOATIME` when allowed (only a file's
 /// owner may ask for it; anyone else gets `EPERM` and a plain open).
