@@ -7,9 +7,9 @@
 //! [`READAHEAD_BYTES`], in one read straight into a spare buffer per block
 //! (`preadv`: no block is copied out of a shared window), each then
 //! verified and decoded as it is reached — a long scan costs one system
-//! call per window instead of one per block. Blocks read ahead are offered to the cache as a scan's
-//! (`insert_scanned`: cached into free room or on a second pass, so a
-//! one-pass scan does not churn a full cache). `next` decodes one entry
+//! call per window instead of one per block. Blocks read ahead are offered
+//! to the cache as a scan's (`insert_scanned`: cached into free room or on
+//! a second pass, so a one-pass scan does not churn a full cache). `next` decodes one entry
 //! incrementally into a key buffer reused for the whole scan, and moves to
 //! the next block only when one ends. The cursor
 //! holds `Arc`s of its table and current block, so it is `'static` and
