@@ -169,7 +169,7 @@ impl Memtable {
         hash: u64,
         snapshot: SeqNo,
     ) -> Option<(SeqNo, ValueKind, &[u8])> {
-        if !self.filter.may_contain(hash) {
+        if self.list.excludes(key) || !self.filter.may_contain(hash) {
             return None;
         }
         self.get(key, snapshot)

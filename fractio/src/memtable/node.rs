@@ -27,7 +27,8 @@
 //! Thread-safety and invariants: the thread that allocates a node writes its
 //! header, key and value before linking it anywhere, and never writes them
 //! again; tower slots are only ever accessed atomically. Callers pass only
-//! the head or offsets loaded (with acquire) from a tower, so every node
+//! the head or offsets loaded (with acquire) from a tower or from the
+//! list's `last` (stored with release after its node was linked), so every node
 //! they pass was fully written and that write is visible to them.
 
 use std::sync::atomic::{AtomicU32, Ordering};

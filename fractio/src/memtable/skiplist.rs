@@ -16,14 +16,19 @@
 //! - `(key, seq)` pairs are unique (the caller's promise; a duplicate met
 //!   during an insert is a panic);
 //! - `height` only grows, and no level at or above it has a node linked
-//!   before `height` was raised past it.
+//!   before `height` was raised past it;
+//! - `last` is NULL or a linked node that was the last one on level 0
+//!   when it was linked (stored by its inserter, release, after the link).
+//!   It may lag or even go back to an earlier last node when appends race,
+//!   so a reader trusts it only while its level-0 successor is NULL: then
+//!   it is the largest key linked.
 
 use std::cmp::Ordering;
-use std::sync::atomic::{AtomicUsize, Ordering as MemOrder};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering as MemOrder};
 
 use super::arena::CacheLine;
 use super::node::{Nodes, MAX_HEIGHT, NULL};
-use crate::types::{SeqNo, ValueKind, MAX_KEY_LEN, MAX_SEQNO, MAX_VALUE_LEN};
+use crate::types::{compare_user_keys, SeqNo, ValueKind, MAX_KEY_LEN, MAX_SEQNO, MAX_VALUE_LEN};
 
 /// The skiplist: its nodes, the head node and the levels in use.
 pub(crate) struct SkipList {
@@ -33,6 +38,8 @@ pub(crate) struct SkipList {
     /// Levels in use (1..=MAX_HEIGHT). A stale value only makes a search
     /// start lower or higher than needed, so relaxed ordering is enough.
     height: CacheLine<AtomicUsize>,
+    /// The node last appended at the end of level 0 (see the module doc).
+    last: CacheLine<AtomicU32>,
 }
 
 impl SkipList {
@@ -43,6 +50,7 @@ impl SkipList {
             nodes,
             head,
             height: CacheLine(AtomicUsize::new(1)),
+            last: CacheLine(AtomicU32::new(NULL)),
         }
     }
 
@@ -62,7 +70,9 @@ impl SkipList {
         self.descend(before, |level, p, n| (prev[level], next[level]) = (p, n));
         #[cfg(test)]
         race_window::pause();
-        for level in 0..height {
+        let after = self.link(node, 0, key, seq, prev[0], next[0]);
+        self.note_end(node, after);
+        for level in 1..height {
             self.link(node, level, key, seq, prev[level], next[level]);
         }
         true
@@ -130,14 +140,51 @@ impl SkipList {
         race_window::pause();
         for (level, &start) in prev.iter().enumerate().take(height) {
             let (p, n) = self.splice(start, level, key, seq);
-            self.link(node, level, key, seq, p, n);
+            let after = self.link(node, level, key, seq, p, n);
+            if level == 0 {
+                self.note_end(node, after);
+            }
         }
         true
     }
 
+    /// Whether no version of `key` can be in the list: it is empty, `key`
+    /// is below the first user key linked, or above the last one (when the
+    /// node `last` names still ends level 0). A few loads of nodes every
+    /// such check reads, so they stay cached: cheaper than a filter line
+    /// when reads fall outside the keys written since the memtable began.
+    #[inline]
+    pub(crate) fn excludes(&self, key: &[u8]) -> bool {
+        let first = self.nodes.next(self.head, 0);
+        if first == NULL || compare_user_keys(key, self.nodes.key(first)).is_lt() {
+            return true;
+        }
+        let last = self.last.0.load(MemOrder::Acquire);
+        last != NULL
+            && compare_user_keys(key, self.nodes.key(last)).is_gt()
+            && self.nodes.next(last, 0) == NULL
+    }
+
+    /// Records `node`, just linked on level 0 before `next`, as the list's
+    /// `last` if it ended the level (a plain store: see the module doc).
+    #[inline]
+    fn note_end(&self, node: u32, next: u32) {
+        if next == NULL {
+            self.last.0.store(node, MemOrder::Release);
+        }
+    }
+
     /// Links `node` at `level` between `prev` and `next`, searching forward
     /// from `prev` again whenever a concurrent insert took the spot first.
-    fn link(&self, node: u32, level: usize, key: &[u8], seq: SeqNo, mut prev: u32, mut next: u32) {
+    fn link(
+        &self,
+        node: u32,
+        level: usize,
+        key: &[u8],
+        seq: SeqNo,
+        mut prev: u32,
+        mut next: u32,
+    ) -> u32 {
         loop {
             // The node is not reachable at this level yet: a relaxed store
             // is enough, the release CAS below publishes it.
@@ -149,7 +196,7 @@ impl SkipList {
                 MemOrder::Acquire,
             );
             if linked.is_ok() {
-                return;
+                return next;
             }
             (prev, next) = self.splice(prev, level, key, seq);
         }

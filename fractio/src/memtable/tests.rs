@@ -670,3 +670,68 @@ fn memtable_concurrent_inserts_at_one_spot() {
         );
     }
 }
+
+#[test]
+fn memtable_key_range_excludes_only_keys_outside_it() {
+    // Goal: a lookup skips the memtable for a key outside the range of
+    // keys inserted (empty, below the first, above the last), never for a
+    // key inserted, whatever the insert order and with appends racing.
+    let key = |i: u64| format!("k{i:08}").into_bytes();
+    let found = |table: &Memtable, k: &[u8]| {
+        table
+            .get_filtered(k, crate::types::key_hash(k), SeqNo::MAX)
+            .is_some()
+    };
+    for order in ["ascending", "descending", "random"] {
+        let table = Memtable::new(8 << 20);
+        assert!(table.list.excludes(&key(5)), "empty");
+        let mut keys: Vec<u64> = (1..=3000).map(|i| i * 2).collect();
+        match order {
+            "descending" => keys.reverse(),
+            "random" => keys.shuffle(&mut StdRng::seed_from_u64(9)),
+            _ => {}
+        }
+        let (mut low, mut high) = (u64::MAX, 0);
+        for (n, &i) in keys.iter().enumerate() {
+            assert!(table.insert(&key(i), n as SeqNo + 1, ValueKind::Value, b"v"));
+            (low, high) = (low.min(i), high.max(i));
+            assert!(found(&table, &key(i)), "{order}: just inserted {i}");
+            assert!(table.list.excludes(&key(low - 1)), "{order}: below {low}");
+            assert!(table.list.excludes(&key(high + 1)), "{order}: above {high}");
+            if n % 97 == 0 {
+                for &j in &keys[..=n] {
+                    assert!(!table.list.excludes(&key(j)), "{order}: {j} inserted");
+                }
+            }
+        }
+        // Versions of the last key: still found, still the bound.
+        assert!(table.insert(&key(high), 1 << 40, ValueKind::Value, b"w"));
+        assert!(found(&table, &key(high)));
+        assert!(table.list.excludes(&key(high + 1)));
+    }
+    // Appends racing at the end of level 0: every key stays findable.
+    const WRITERS: u64 = 4;
+    let table = Arc::new(Memtable::new(16 << 20));
+    let barrier = Arc::new(Barrier::new(WRITERS as usize));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (table, barrier) = (Arc::clone(&table), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                for i in (0..20_000).filter(|i| i % WRITERS == w) {
+                    assert!(table.insert(&key(i), i + 1, ValueKind::Value, b"v"));
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    for i in 0..20_000 {
+        assert!(found(&table, &key(i)), "{i} after racing appends");
+    }
+    // Racing appends may leave `last` behind; the next append sets it.
+    assert!(table.insert(&key(20_000), 1 << 40, ValueKind::Value, b"v"));
+    assert!(table.list.excludes(&key(20_001)));
+    assert!(found(&table, &key(20_000)));
+}
