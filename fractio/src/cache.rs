@@ -59,6 +59,7 @@
 //! miss counters are striped over cache-line padded atomics so readers on
 //! different cores do not contend on one counter.
 
+use crate::prefetch;
 use crate::table::block::Block;
 use parking_lot::Mutex;
 use std::cell::Cell;
@@ -102,24 +103,9 @@ impl Entry {
     #[inline]
     fn prefetch(&self) {
         for addr in self.lines {
-            prefetch(addr);
+            prefetch::read(addr as *const u8);
         }
     }
-}
-
-/// Asks the CPU to start loading the cache line at `addr`.
-#[inline]
-fn prefetch(addr: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: a prefetch is only a hint: it never faults, even on an
-        // address that is no longer mapped, and has no effect the program
-        // can observe.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(addr as *const i8) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = addr;
 }
 
 /// The two queues, guarded by the cache's mutex.
@@ -308,7 +294,7 @@ impl Shard {
             }
             for behind in [1, 3] {
                 if let Some(entry) = queue.get(behind) {
-                    prefetch(entry as *const Entry as usize);
+                    prefetch::read((entry as *const Entry).cast());
                 }
             }
         }

@@ -15,6 +15,7 @@ pub mod fs;
 pub mod iter;
 pub mod memtable;
 mod options;
+mod prefetch;
 mod slice;
 pub mod table;
 pub mod types;

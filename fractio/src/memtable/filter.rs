@@ -12,6 +12,7 @@
 //! can see the entry also sees the bits; a reader that misses a bit only
 //! misses an entry it could not have seen yet.
 
+use crate::prefetch;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bits set per key, all within one 512-bit block.
@@ -42,7 +43,7 @@ impl KeyFilter {
     fn probes(&self, hash: u64) -> (usize, [u64; 8]) {
         // The high half picks the block (multiply-shift range reduction),
         // the low half the bits inside it.
-        let block = (((hash >> 32) * self.blocks) >> 32) as usize * 8;
+        let block = self.block_of(hash);
         let mut masks = [0u64; 8];
         let mut h = hash as u32;
         let delta = h.rotate_left(15) | 1;
@@ -73,17 +74,15 @@ impl KeyFilter {
     /// descent and sets the bits after it.
     #[inline]
     pub(crate) fn prefetch(&self, hash: u64) {
-        let block = (((hash >> 32) * self.blocks) >> 32) as usize * 8;
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
-            let addr = self.words.as_ptr().wrapping_add(block);
-            // SAFETY: a prefetch is only a hint: it never faults and has no
-            // effect the program can observe.
-            unsafe { _mm_prefetch::<_MM_HINT_ET0>(addr.cast()) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = block;
+        let addr = self.words.as_ptr().wrapping_add(self.block_of(hash));
+        prefetch::write(addr.cast());
+    }
+
+    /// The index of the first word of `hash`'s block.
+    #[inline]
+    fn block_of(&self, hash: u64) -> usize {
+        // The high half picks the block (multiply-shift range reduction).
+        (((hash >> 32) * self.blocks) >> 32) as usize * 8
     }
 
     /// Whether a key with this hash may have been inserted (no false

@@ -34,6 +34,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::arena::{Arena, ALIGN};
+use crate::prefetch;
 use crate::types::{SeqNo, ValueKind};
 
 /// The tallest tower. With a branching factor of 4, twelve levels keep
@@ -137,16 +138,7 @@ impl Nodes {
         // Only a hint: nothing is read through this offset, so a relaxed
         // load is enough (and NULL just prefetches the arena's first line).
         let next = self.tower(node, level).load(Ordering::Relaxed);
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let addr = self.arena.base().wrapping_add(next as usize);
-            // SAFETY: a prefetch is only a hint: it never faults and has no
-            // effect the program can observe.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(addr.cast()) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = next;
+        prefetch::read(self.arena.base().wrapping_add(next as usize).cast());
     }
 
     #[inline]

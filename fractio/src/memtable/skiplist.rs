@@ -70,9 +70,7 @@ impl SkipList {
         self.descend(before, |level, p, n| (prev[level], next[level]) = (p, n));
         #[cfg(test)]
         race_window::pause();
-        let after = self.link(node, 0, key, seq, prev[0], next[0]);
-        self.note_end(node, after);
-        for level in 1..height {
+        for level in 0..height {
             self.link(node, level, key, seq, prev[level], next[level]);
         }
         true
@@ -140,10 +138,7 @@ impl SkipList {
         race_window::pause();
         for (level, &start) in prev.iter().enumerate().take(height) {
             let (p, n) = self.splice(start, level, key, seq);
-            let after = self.link(node, level, key, seq, p, n);
-            if level == 0 {
-                self.note_end(node, after);
-            }
+            self.link(node, level, key, seq, p, n);
         }
         true
     }
@@ -165,26 +160,11 @@ impl SkipList {
             && self.nodes.next(last, 0) == NULL
     }
 
-    /// Records `node`, just linked on level 0 before `next`, as the list's
-    /// `last` if it ended the level (a plain store: see the module doc).
-    #[inline]
-    fn note_end(&self, node: u32, next: u32) {
-        if next == NULL {
-            self.last.0.store(node, MemOrder::Release);
-        }
-    }
-
     /// Links `node` at `level` between `prev` and `next`, searching forward
     /// from `prev` again whenever a concurrent insert took the spot first.
-    fn link(
-        &self,
-        node: u32,
-        level: usize,
-        key: &[u8],
-        seq: SeqNo,
-        mut prev: u32,
-        mut next: u32,
-    ) -> u32 {
+    /// A node that ends level 0 once linked becomes the list's `last` (a
+    /// plain store: see the module doc).
+    fn link(&self, node: u32, level: usize, key: &[u8], seq: SeqNo, mut prev: u32, mut next: u32) {
         loop {
             // The node is not reachable at this level yet: a relaxed store
             // is enough, the release CAS below publishes it.
@@ -196,7 +176,10 @@ impl SkipList {
                 MemOrder::Acquire,
             );
             if linked.is_ok() {
-                return next;
+                if level == 0 && next == NULL {
+                    self.last.0.store(node, MemOrder::Release);
+                }
+                return;
             }
             (prev, next) = self.splice(prev, level, key, seq);
         }

@@ -18,7 +18,7 @@
 use super::block::{Block, BlockIter};
 use super::format::{BlockHandle, DecodeError};
 use super::reader::Table;
-use crate::cache::{keep_spare, spare_buffer};
+use crate::cache::keep_spare;
 use crate::iter::InternalIterator;
 use crate::types::{SeqNo, ValueKind};
 use crate::{Error, Result};
@@ -111,7 +111,7 @@ impl TableIter {
             .and_then(|k| self.ahead.get(k))
             .is_some_and(|bytes| !bytes.is_empty());
         if !read {
-            self.read_ahead(i, handle)?;
+            self.read_ahead(i)?;
         }
         let Some(sealed) = (self.ahead.get_mut(i - self.ahead_first)).map(std::mem::take) else {
             return self.table.data_block(i, handle, self.fill_cache);
@@ -123,26 +123,17 @@ impl TableIter {
         Ok(block)
     }
 
-    /// Reads blocks `i..` ahead, as many as fit in [`READAHEAD_BYTES`] (at
-    /// least block `i`), with one read into a spare buffer each. The
-    /// buffers of blocks read ahead before and never reached become
-    /// spares again.
-    fn read_ahead(&mut self, i: usize, handle: BlockHandle) -> Result<()> {
+    /// Reads blocks `i..` ahead (see [`Table::read_ahead`]). The buffers of
+    /// blocks read ahead before and never reached become spares again.
+    fn read_ahead(&mut self, i: usize) -> Result<()> {
         for unused in self.ahead.drain(..) {
             if unused.capacity() > 0 {
                 keep_spare(unused);
             }
         }
-        let index = self.table.index();
-        let (last, _) = index.run_within(i, READAHEAD_BYTES);
-        self.ahead_lens.clear();
-        self.ahead_lens
-            .extend((i..=last).filter_map(|j| Some(index.handle(j)?.size as usize)));
-        self.ahead
-            .extend(self.ahead_lens.iter().map(|&len| spare_buffer(len)));
         self.ahead_first = i;
         self.table
-            .read_scattered(&mut self.ahead, &self.ahead_lens, handle.offset)
+            .read_ahead(i, &mut self.ahead, &mut self.ahead_lens)
     }
 
     /// Leaves the cursor at no block (invalid).

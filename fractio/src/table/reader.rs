@@ -374,17 +374,11 @@ impl Table {
                 .store(i + 1, AtomicOrdering::Relaxed);
             return self.read_and_cache(i, handle, true);
         }
-        let (last, _) = self.index.run_within(i, READAHEAD_BYTES);
+        let (mut sealed, mut lens) = (Vec::new(), Vec::new());
+        let read = self.read_ahead(i, &mut sealed, &mut lens);
         self.next_sequential_miss
-            .store(last + 1, AtomicOrdering::Relaxed);
-        let lens: Vec<usize> = (i..=last)
-            .filter_map(|j| Some(self.index.handle(j)?.size as usize))
-            .collect();
-        let mut sealed: Vec<Vec<u8>> = lens.iter().map(|&len| spare_buffer(len)).collect();
-        if self
-            .read_scattered(&mut sealed, &lens, handle.offset)
-            .is_err()
-        {
+            .store(i + lens.len(), AtomicOrdering::Relaxed);
+        if read.is_err() {
             // The blocks ahead are optional: block `i` alone decides.
             return self.read_and_cache(i, handle, true);
         }
@@ -406,18 +400,29 @@ impl Table {
         self.blocks.get(i)
     }
 
-    /// Reads the adjacent sealed blocks at `offset` into `bufs` (empty),
-    /// `lens[k]` bytes into buffer `k`, with one read (see
-    /// [`RandomAccessFile::read_exact_at_scattered`]).
-    pub(crate) fn read_scattered(
+    /// Reads the sealed blocks `i..`, as many as fit in [`READAHEAD_BYTES`]
+    /// (at least block `i`, none if there is no block `i`), with one read
+    /// into a spare buffer each (see
+    /// [`RandomAccessFile::read_exact_at_scattered`]): `bufs` (empty) gets
+    /// block `i + k` as buffer `k`, `lens` (replaced) their sizes. After an
+    /// error the buffers are empty.
+    pub(crate) fn read_ahead(
         &self,
-        bufs: &mut [Vec<u8>],
-        lens: &[usize],
-        offset: u64,
+        i: usize,
+        bufs: &mut Vec<Vec<u8>>,
+        lens: &mut Vec<usize>,
     ) -> Result<()> {
+        debug_assert!(bufs.is_empty());
+        lens.clear();
+        let Some(first) = self.index.handle(i) else {
+            return Ok(());
+        };
+        let (last, _) = self.index.run_within(i, READAHEAD_BYTES);
+        lens.extend((i..=last).filter_map(|j| Some(self.index.handle(j)?.size as usize)));
+        bufs.extend(lens.iter().map(|&len| spare_buffer(len)));
         self.file()?
-            .read_exact_at_scattered(bufs, lens, offset)
-            .map_err(|err| read_error(err, &self.path, offset))
+            .read_exact_at_scattered(bufs, lens, first.offset)
+            .map_err(|err| read_error(err, &self.path, first.offset))
     }
 
     /// Data block `i` (at `handle`) from its sealed bytes, read ahead into
