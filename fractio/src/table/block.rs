@@ -171,6 +171,19 @@ pub struct Block {
 /// from the block).
 pub type Found<'a> = (SeqNo, ValueKind, &'a [u8]);
 
+/// What [`Block::search`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Search<'a> {
+    /// The version [`Block::get`] returns.
+    pub found: Option<Found<'a>>,
+    /// With nothing found: the first entry whose user key is larger than
+    /// the key searched for, as `(shared, delta)`: its key is the searched
+    /// key's first `shared` bytes followed by `delta`. Every entry before
+    /// it has a user key no larger than the searched key. `None` when the
+    /// search ran to the end of the block (or found a version).
+    pub next: Option<(usize, &'a [u8])>,
+}
+
 /// One entry as it lies in the block, borrowed.
 #[derive(Debug, Clone, Copy)]
 struct RawEntry<'a> {
@@ -248,6 +261,13 @@ impl Block {
     /// is `key`. The value borrows the block. Allocates nothing: keys are
     /// compared against `key` incrementally, without being rebuilt.
     pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Found<'_>>, DecodeError> {
+        self.search(key, snapshot).map(|search| search.found)
+    }
+
+    /// [`get`](Block::get), and when nothing is found, the first entry whose
+    /// user key is larger than `key` if the block holds one (see
+    /// [`Search::next`]).
+    pub fn search(&self, key: &[u8], snapshot: SeqNo) -> Result<Search<'_>, DecodeError> {
         let entries = self.entries();
         let mut offset = self.restart_point(self.find_restart(key, snapshot)?);
         // Invariant: the previous entry's key has length `prev_len`, shares
@@ -277,7 +297,13 @@ impl Block {
             prev_len = shared + unshared;
             match order {
                 Ordering::Less => offset = key_end + 8 + value_len,
-                Ordering::Greater => return Ok(None),
+                // Reached only after the branch above, so `shared <= matched`.
+                Ordering::Greater => {
+                    return Ok(Search {
+                        found: None,
+                        next: Some((shared, delta)),
+                    })
+                }
                 Ordering::Equal => {
                     // Only now decode the trailer and bound the value.
                     let entry = decode_entry(entries, offset)?;
@@ -285,7 +311,10 @@ impl Block {
                         let value = entries
                             .get(entry.value_start..entry.value_end)
                             .unwrap_or_default();
-                        return Ok(Some((entry.seq, entry.kind, value)));
+                        return Ok(Search {
+                            found: Some((entry.seq, entry.kind, value)),
+                            next: None,
+                        });
                     }
                     offset = entry.next();
                 }
@@ -294,7 +323,10 @@ impl Block {
         if offset != self.entries_end {
             return malformed("entry runs past the end of the block");
         }
-        Ok(None)
+        Ok(Search {
+            found: None,
+            next: None,
+        })
     }
 
     /// A cursor over the block, not yet positioned.

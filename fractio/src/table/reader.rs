@@ -13,6 +13,14 @@
 //! restart points and a short scan. Nothing is allocated except the
 //! returned value (inline up to 118 bytes) and, on a cache miss, the block.
 //!
+//! Two per-thread memos let lookups of keys in order skip that work. The
+//! block the thread's last lookup searched ([`LAST_BLOCK`]) answers a key
+//! that belongs in it, present or absent. The gap its last fruitless block
+//! search found ([`Gap`]: the key looked up and the table's next key, no
+//! key of the table between them) answers "absent" for a key inside it, so
+//! keys read in order through a table that holds none of them (an L0 table
+//! whose range spans theirs) cost no random filter line each.
+//!
 //! Lookups that read keys in order (a scan done with `get`) miss the
 //! table's blocks one after another. When a lookup misses the block right
 //! after the last one a lookup missed, it reads the following blocks too,
@@ -35,10 +43,10 @@ use super::iter::{TableIter, READAHEAD_BYTES};
 use super::properties::TableProperties;
 use crate::cache::{spare_buffer, BlockCache, TableBlocks};
 use crate::fs::RandomAccessFile;
-use crate::types::{compare_internal, key_hash, SeqNo, ValueKind};
+use crate::types::{compare_internal, compare_user_keys, key_hash, SeqNo, ValueKind};
 use crate::{Error, Result, Slice};
 use parking_lot::Mutex;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -81,6 +89,47 @@ thread_local! {
     /// absent key ever costs a read this way. Keys in order: `seq-read`
     /// 1.16x-1.24x in alternating runs.
     static LAST_BLOCK: Cell<(u64, usize)> = const { Cell::new((0, 0)) };
+
+    /// The gap this thread's last fruitless block search learned (see
+    /// [`Gap`]).
+    static LAST_GAP: RefCell<Gap> = const { RefCell::new(Gap::EMPTY) };
+}
+
+/// The longest key a [`Gap`] holds.
+const GAP_KEY_MAX: usize = 64;
+
+/// A key range a table holds no key of, learned by a point lookup whose
+/// block search found nothing: the table (by instance number) holds no
+/// user key strictly between `low` (the key looked up) and `high` (a
+/// prefix of the next key the table holds, which makes it no larger). A
+/// later lookup of a key in the gap is answered "absent" without a filter
+/// probe: keys read in order through a table that holds none of them (an
+/// L0 table whose key range spans theirs) then cost no random filter line
+/// each.
+struct Gap {
+    instance: u64,
+    low_len: usize,
+    high_len: usize,
+    low: [u8; GAP_KEY_MAX],
+    high: [u8; GAP_KEY_MAX],
+}
+
+impl Gap {
+    const EMPTY: Gap = Gap {
+        instance: 0,
+        low_len: 0,
+        high_len: 0,
+        low: [0; GAP_KEY_MAX],
+        high: [0; GAP_KEY_MAX],
+    };
+
+    /// Whether table `instance` certainly does not hold `key`.
+    #[inline]
+    fn excludes(&self, instance: u64, key: &[u8]) -> bool {
+        instance == self.instance
+            && compare_user_keys(&self.low[..self.low_len], key).is_lt()
+            && compare_user_keys(key, &self.high[..self.high_len]).is_lt()
+    }
 }
 
 impl std::fmt::Debug for Table {
@@ -156,6 +205,9 @@ impl Table {
         hash: u64,
         snapshot: SeqNo,
     ) -> Result<Option<(SeqNo, ValueKind, Slice)>> {
+        if self.in_last_gap(key) {
+            return Ok(None);
+        }
         // The block the last lookup on this thread searched, when it holds
         // `key`'s place and is still cached: no filter, no index search.
         let reused = self
@@ -183,8 +235,15 @@ impl Table {
                 }
             }
         };
-        match block.get(key, snapshot) {
-            Ok(found) => Ok(found.map(|(seq, kind, value)| (seq, kind, Slice::copy_from(value)))),
+        match block.search(key, snapshot) {
+            Ok(search) => {
+                if let (None, Some((shared, delta))) = (search.found, search.next) {
+                    self.learn_gap(key, &key[..shared], delta);
+                }
+                Ok(search
+                    .found
+                    .map(|(seq, kind, value)| (seq, kind, Slice::copy_from(value))))
+            }
             Err(err) => {
                 let offset = self.index.handle(i).map_or(0, |handle| handle.offset);
                 Err(self.corruption(offset, err))
@@ -199,6 +258,33 @@ impl Table {
     fn last_block_for(&self, key: &[u8]) -> Option<usize> {
         let (instance, i) = LAST_BLOCK.get();
         (instance == self.instance && self.index.certainly_finds(i, key)).then_some(i)
+    }
+
+    /// Whether `key` lies in the gap this thread's last fruitless block
+    /// search in this table learned (see [`Gap`]).
+    #[inline]
+    fn in_last_gap(&self, key: &[u8]) -> bool {
+        LAST_GAP.with_borrow(|gap| gap.excludes(self.instance, key))
+    }
+
+    /// Records that the table holds no key between `key` (just searched for
+    /// and not found) and the next key it holds, `head` followed by
+    /// `tail`.
+    #[cold]
+    fn learn_gap(&self, key: &[u8], head: &[u8], tail: &[u8]) {
+        if key.len() > GAP_KEY_MAX {
+            return;
+        }
+        LAST_GAP.with_borrow_mut(|gap| {
+            gap.instance = self.instance;
+            gap.low[..key.len()].copy_from_slice(key);
+            gap.low_len = key.len();
+            let from_head = head.len().min(GAP_KEY_MAX);
+            let from_tail = tail.len().min(GAP_KEY_MAX - from_head);
+            gap.high[..from_head].copy_from_slice(&head[..from_head]);
+            gap.high[from_head..from_head + from_tail].copy_from_slice(&tail[..from_tail]);
+            gap.high_len = from_head + from_tail;
+        });
     }
 
     /// Whether a key with this hash may be in the table (always `true`
