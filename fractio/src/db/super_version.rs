@@ -61,7 +61,6 @@ impl SuperVersion {
         key: &[u8],
         seq: SeqNo,
         found: impl Fn(ValueKind, &[u8]) -> T,
-        found_owned: impl Fn(ValueKind, Slice) -> T,
     ) -> Result<Option<T>> {
         if self.sealed.is_empty() && self.version.table_count() == 0 {
             // Everything is in the active memtable: a descent answers.
@@ -79,31 +78,21 @@ impl SuperVersion {
                 return Ok(Some(found(kind, value)));
             }
         }
-        Ok(self
-            .version
-            .get(key, hash, seq)?
-            .map(|(_, kind, value)| found_owned(kind, value)))
+        self.version
+            .get_with(key, hash, seq, |_, kind, value| found(kind, value))
     }
 
     /// The value of `key` at `seq`.
     pub fn get(&self, key: &[u8], seq: SeqNo) -> Result<Option<Slice>> {
-        let found = self.lookup(
-            key,
-            seq,
-            |kind, value| (kind == ValueKind::Value).then(|| Slice::copy_from(value)),
-            |kind, value| (kind == ValueKind::Value).then_some(value),
-        )?;
+        let found = self.lookup(key, seq, |kind, value| {
+            (kind == ValueKind::Value).then(|| Slice::copy_from(value))
+        })?;
         Ok(found.flatten())
     }
 
     /// Whether `key` has a value at `seq`.
     pub fn contains(&self, key: &[u8], seq: SeqNo) -> Result<bool> {
-        let found = self.lookup(
-            key,
-            seq,
-            |kind, _| kind == ValueKind::Value,
-            |kind, _| kind == ValueKind::Value,
-        )?;
+        let found = self.lookup(key, seq, |kind, _| kind == ValueKind::Value)?;
         Ok(found.unwrap_or(false))
     }
 }

@@ -205,6 +205,22 @@ impl Table {
         hash: u64,
         snapshot: SeqNo,
     ) -> Result<Option<(SeqNo, ValueKind, Slice)>> {
+        self.get_with(key, hash, snapshot, |seq, kind, value| {
+            (seq, kind, Slice::copy_from(value))
+        })
+    }
+
+    /// [`get`](Table::get), handing the version found to `found` while its
+    /// value still lies in the block: a caller that needs less than an
+    /// owned copy of the value (`contains_key`) makes none.
+    #[inline]
+    pub fn get_with<T>(
+        &self,
+        key: &[u8],
+        hash: u64,
+        snapshot: SeqNo,
+        found: impl FnOnce(SeqNo, ValueKind, &[u8]) -> T,
+    ) -> Result<Option<T>> {
         if self.in_last_gap(key) {
             return Ok(None);
         }
@@ -242,7 +258,7 @@ impl Table {
                 }
                 Ok(search
                     .found
-                    .map(|(seq, kind, value)| (seq, kind, Slice::copy_from(value))))
+                    .map(|(seq, kind, value)| found(seq, kind, value)))
             }
             Err(err) => {
                 let offset = self.index.handle(i).map_or(0, |handle| handle.offset);

@@ -18,7 +18,6 @@ pub mod manifest;
 pub mod open_tables;
 
 use crate::options::LEVELS;
-use crate::slice::Slice;
 use crate::types::{compare_user_keys, SeqNo, ValueKind};
 use crate::Result;
 pub use edit::{TableMeta, VersionEdit};
@@ -109,26 +108,33 @@ impl Version {
         }
     }
 
-    /// The newest version of `key` with a sequence number `<= snapshot` in
-    /// any table; `hash` is `key_hash(key)`.
-    pub fn get(
+    /// Calls `found` with the newest version of `key` with a sequence
+    /// number `<= snapshot` in any table, while its value still lies in the
+    /// table's block; `hash` is `key_hash(key)`.
+    #[inline]
+    pub fn get_with<T>(
         &self,
         key: &[u8],
         hash: u64,
         snapshot: SeqNo,
-    ) -> Result<Option<(SeqNo, ValueKind, Slice)>> {
+        found: impl FnOnce(SeqNo, ValueKind, &[u8]) -> T,
+    ) -> Result<Option<T>> {
+        // `found` runs once, for the table that answers; the loops below
+        // lend it to each candidate in turn.
+        let mut found = Some(found);
+        let mut visit = |seq, kind, value: &[u8]| found.take().map(|f| f(seq, kind, value));
         for handle in &self.levels[0] {
             if handle.meta.smallest_seq > snapshot || !handle.meta.covers(key) {
                 continue;
             }
-            if let Some(found) = handle.table.get(key, hash, snapshot)? {
-                return Ok(Some(found));
+            if let Some(result) = handle.table.get_with(key, hash, snapshot, &mut visit)? {
+                return Ok(result);
             }
         }
         for level in &self.levels[1..] {
             if let Some(handle) = find_table(level, key) {
-                if let Some(found) = handle.table.get(key, hash, snapshot)? {
-                    return Ok(Some(found));
+                if let Some(result) = handle.table.get_with(key, hash, snapshot, &mut visit)? {
+                    return Ok(result);
                 }
             }
         }
