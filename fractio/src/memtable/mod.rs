@@ -26,7 +26,7 @@
 mod arena;
 mod filter;
 mod node;
-mod skiplist;
+pub(crate) mod skiplist;
 #[cfg(test)]
 mod tests;
 
@@ -54,6 +54,9 @@ pub struct Memtable {
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
     memtable: u64,
+    /// The new node's height, drawn here so that the search covers only
+    /// the levels it will be linked on.
+    height: usize,
     prev: [u32; MAX_HEIGHT],
 }
 
@@ -112,10 +115,12 @@ impl Memtable {
         // insert are only a false positive until then.
         let hash = key_hash(key);
         self.filter.prefetch(hash);
-        let prev = self.list.predecessors(key);
+        let height = skiplist::random_height();
+        let prev = self.list.predecessors(key, height);
         self.filter.insert(hash);
         Prepared {
             memtable: self.id,
+            height,
             prev,
         }
     }
@@ -140,7 +145,7 @@ impl Memtable {
             return self.insert(key, seq, kind, value);
         }
         self.list
-            .insert_after(&prepared.prev, key, seq, kind, value)
+            .insert_after(&prepared.prev, prepared.height, key, seq, kind, value)
     }
 
     /// The newest version of `key` with a sequence number `<= snapshot`

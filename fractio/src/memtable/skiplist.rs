@@ -22,9 +22,24 @@
 //!   It may lag or even go back to an earlier last node when appends race,
 //!   so a reader trusts it only while its level-0 successor is NULL: then
 //!   it is the largest key linked.
+//!
+//! Keys inserted in order: each thread remembers, per level, the last node
+//! it linked there in the list it last inserted into (its *finger*, a
+//! thread-local: no shared state). An insert (or
+//! [`SkipList::predecessors`]) of a key that falls right after the node
+//! the thread linked last, on level 0, searches each level the new node
+//! will be linked on from the finger's node there (if that comes before
+//! the key), and no other level, instead of descending from the head. Any
+//! node on a level that comes before the key is a correct place to start
+//! that level's search, since nodes are never removed. The finger's nodes
+//! on the new node's levels (one level for three nodes in four) were
+//! linked a few inserts ago and are still in the CPU cache, while a
+//! descent from the head reads the towers of upper-level nodes linked long
+//! ago.
 
+use std::cell::Cell;
 use std::cmp::Ordering;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering as MemOrder};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering as MemOrder};
 
 use super::arena::CacheLine;
 use super::node::{Nodes, MAX_HEIGHT, NULL};
@@ -40,6 +55,33 @@ pub(crate) struct SkipList {
     height: CacheLine<AtomicUsize>,
     /// The node last appended at the end of level 0 (see the module doc).
     last: CacheLine<AtomicU32>,
+    /// Unique among the lists of this process: names the list a thread's
+    /// [`Finger`] belongs to.
+    id: u64,
+}
+
+/// Searches a finger served, counted for the tests.
+#[cfg(test)]
+pub(crate) static FINGER_SEARCHES: AtomicU64 = AtomicU64::new(0);
+
+/// The source of [`SkipList::id`]s.
+static NEXT_LIST_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Per level, the last node this thread linked there in list `list` (NULL
+/// for none); see the module doc.
+#[derive(Clone, Copy)]
+struct Finger {
+    list: u64,
+    nodes: [u32; MAX_HEIGHT],
+}
+
+thread_local! {
+    static FINGER: Cell<Finger> = const {
+        Cell::new(Finger {
+            list: 0,
+            nodes: [NULL; MAX_HEIGHT],
+        })
+    };
 }
 
 impl SkipList {
@@ -51,13 +93,15 @@ impl SkipList {
             head,
             height: CacheLine(AtomicUsize::new(1)),
             last: CacheLine(AtomicU32::new(NULL)),
+            id: NEXT_LIST_ID.fetch_add(1, MemOrder::Relaxed),
         }
     }
 
     /// Inserts a version; false (and nothing inserted) when the arena has no
     /// room. REQUIRES: `(key, seq)` is not in the list.
     pub(crate) fn insert(&self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) -> bool {
-        let Some((node, height)) = self.alloc(key, seq, kind, value) else {
+        let height = random_height();
+        let Some(node) = self.alloc(height, key, seq, kind, value) else {
             return false;
         };
         let mut prev = [self.head; MAX_HEIGHT];
@@ -67,19 +111,30 @@ impl SkipList {
             Ordering::Greater => false,
             Ordering::Equal => panic!("memtable insert of a duplicate version (seq {seq})"),
         };
-        self.descend(before, |level, p, n| (prev[level], next[level]) = (p, n));
+        let mut record = |level, p, n| (prev[level], next[level]) = (p, n);
+        if !self.descend_from_finger(before, height, &mut record) {
+            self.descend(before, &mut record);
+        }
         #[cfg(test)]
         race_window::pause();
         for level in 0..height {
             self.link(node, level, key, seq, prev[level], next[level]);
         }
+        self.remember(node, height);
         true
     }
 
-    /// Allocates and writes the node of a version (its tower not linked
-    /// yet) and raises the list's height to cover it; None when the arena
-    /// is full. Panics on an entry out of bounds.
-    fn alloc(&self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) -> Option<(u32, usize)> {
+    /// Allocates and writes the node of a version, `height` levels tall
+    /// (its tower not linked yet), and raises the list's height to cover
+    /// it; None when the arena is full. Panics on an entry out of bounds.
+    fn alloc(
+        &self,
+        height: usize,
+        key: &[u8],
+        seq: SeqNo,
+        kind: ValueKind,
+        value: &[u8],
+    ) -> Option<u32> {
         assert!(
             key.len() <= MAX_KEY_LEN,
             "memtable key too long: {}",
@@ -94,44 +149,47 @@ impl SkipList {
             seq <= MAX_SEQNO,
             "memtable sequence number too large: {seq}"
         );
-        let height = random_height();
         let node = self.nodes.alloc(height, key, seq, kind, value)?;
         // Raised before any search for the node's place, so that the search
         // (which reads it again) covers every level of the new node.
         if height > self.height.0.load(MemOrder::Relaxed) {
             self.height.0.fetch_max(height, MemOrder::Relaxed);
         }
-        Some((node, height))
+        Some(node)
     }
 
-    /// The last node before every version of `key` on each level (the head
-    /// where there is none): a starting point for a later
-    /// [`insert_after`](Self::insert_after) of `key`, found without
-    /// inserting anything. It stays valid however many nodes are inserted
-    /// meanwhile, since nodes are never removed.
-    pub(crate) fn predecessors(&self, key: &[u8]) -> [u32; MAX_HEIGHT] {
+    /// The last node before every version of `key` on each level below
+    /// `height` (the head where there is none; the levels above are not
+    /// searched when a finger answers): a starting point for a later
+    /// [`insert_after`](Self::insert_after) of `key` with a node of that
+    /// height, found without inserting anything. It stays valid however
+    /// many nodes are inserted meanwhile, since nodes are never removed.
+    pub(crate) fn predecessors(&self, key: &[u8], height: usize) -> [u32; MAX_HEIGHT] {
         let mut prev = [self.head; MAX_HEIGHT];
-        self.descend(
-            |node| compare_keys(self.nodes.key(node), key).is_lt(),
-            |level, p, _| prev[level] = p,
-        );
+        let before = |node| compare_keys(self.nodes.key(node), key).is_lt();
+        let mut record = |level, p, _| prev[level] = p;
+        if !self.descend_from_finger(before, height, &mut record) {
+            self.descend(before, &mut record);
+        }
         prev
     }
 
     /// [`insert`](Self::insert), starting each level's search from
     /// `prev[level]` instead of descending from the head. REQUIRES: `prev`
     /// came from [`predecessors`](Self::predecessors) of `key` on this
-    /// list (so `prev[level]` is the head or a node on `level` before every
-    /// version of `key`), besides what `insert` requires.
+    /// list, with the same `height` (so `prev[level]` is the head or a node
+    /// on `level` before every version of `key`, for each level of the new
+    /// node), besides what `insert` requires.
     pub(crate) fn insert_after(
         &self,
         prev: &[u32; MAX_HEIGHT],
+        height: usize,
         key: &[u8],
         seq: SeqNo,
         kind: ValueKind,
         value: &[u8],
     ) -> bool {
-        let Some((node, height)) = self.alloc(key, seq, kind, value) else {
+        let Some(node) = self.alloc(height, key, seq, kind, value) else {
             return false;
         };
         #[cfg(test)]
@@ -140,7 +198,23 @@ impl SkipList {
             let (p, n) = self.splice(start, level, key, seq);
             self.link(node, level, key, seq, p, n);
         }
+        self.remember(node, height);
         true
+    }
+
+    /// Makes `node`, just linked on levels `0..height`, this thread's
+    /// finger there (see the module doc).
+    #[inline]
+    fn remember(&self, node: u32, height: usize) {
+        let mut finger = FINGER.get();
+        if finger.list != self.id {
+            finger = Finger {
+                list: self.id,
+                nodes: [NULL; MAX_HEIGHT],
+            };
+        }
+        finger.nodes[..height].fill(node);
+        FINGER.set(finger);
     }
 
     /// Whether no version of `key` can be in the list: it is empty, `key`
@@ -228,6 +302,81 @@ impl SkipList {
             at_level(level, prev, after);
         }
         (prev, after)
+    }
+
+    /// [`descend`](Self::descend) on levels `0..height` only, for a key
+    /// that falls right after the node this thread linked last in this list
+    /// (`before` holds for that node and not for its level-0 successor):
+    /// each of those levels is searched from the thread's finger there,
+    /// which must be before the key (see the module doc). The upper levels
+    /// are left alone: a node of `height` levels is linked on those below
+    /// only. False, with nothing called, when the finger does not serve.
+    #[inline]
+    fn descend_from_finger(
+        &self,
+        before: impl Fn(u32) -> bool,
+        height: usize,
+        mut at_level: impl FnMut(usize, u32, u32),
+    ) -> bool {
+        let finger = FINGER.get();
+        let near = finger.nodes[0];
+        if finger.list != self.id || near == NULL || !before(near) {
+            return false;
+        }
+        let after = self.nodes.next(near, 0);
+        if after != NULL && before(after) {
+            return false;
+        }
+        let starts = &finger.nodes[..height];
+        if starts[1..]
+            .iter()
+            .any(|&node| node == NULL || !before(node))
+        {
+            return false;
+        }
+        #[cfg(test)]
+        FINGER_SEARCHES.fetch_add(1, MemOrder::Relaxed);
+        for (level, &start) in starts.iter().enumerate().rev() {
+            let mut prev = start;
+            loop {
+                let next = self.nodes.next(prev, level);
+                if next == NULL || !before(next) {
+                    at_level(level, prev, next);
+                    break;
+                }
+                prev = next;
+            }
+        }
+        true
+    }
+
+    /// Checks every level: in internal order, and each a sublist of the
+    /// one beneath it (the module doc's first invariant). For the tests.
+    #[cfg(test)]
+    pub(crate) fn assert_levels_ordered(&self) {
+        let mut below: Vec<u32> = Vec::new();
+        for level in 0..MAX_HEIGHT {
+            let mut nodes = Vec::new();
+            let mut node = self.nodes.next(self.head, level);
+            while node != NULL {
+                nodes.push(node);
+                node = self.nodes.next(node, level);
+            }
+            for pair in nodes.windows(2) {
+                let (key, seq) = (self.nodes.key(pair[1]), self.nodes.seq(pair[1]));
+                assert!(
+                    self.compare(pair[0], key, seq).is_lt(),
+                    "level {level} out of order"
+                );
+            }
+            if level > 0 {
+                let mut rest = below.iter();
+                for node in &nodes {
+                    assert!(rest.any(|n| n == node), "level {level} is not a sublist");
+                }
+            }
+            below = nodes;
+        }
     }
 
     /// The first node at or after `(key, seq)` in internal order, or NULL.
@@ -329,7 +478,7 @@ fn compare_keys(a: &[u8], b: &[u8]) -> Ordering {
 /// A random tower height in 1..=MAX_HEIGHT, each further level kept with
 /// probability 1/4, from a per-thread generator (no shared state per
 /// insert).
-fn random_height() -> usize {
+pub(crate) fn random_height() -> usize {
     use std::cell::Cell;
     use std::sync::atomic::AtomicU64;
     thread_local! {

@@ -247,6 +247,7 @@ fn memtable_prepared_inserts_match_the_model() {
     let mut reversed = expected;
     reversed.reverse();
     assert_eq!(backward(&table), reversed);
+    table.list.assert_levels_ordered();
     for ((key, Reverse(seq)), (kind, value)) in &model {
         let newest = model
             .range((key.clone(), Reverse(MAX_SEQNO))..)
@@ -577,6 +578,104 @@ fn memtable_concurrent_inserts_and_reads() {
         }
     }
     assert_eq!(forward(&table).len() as u64, WRITERS * PER_WRITER);
+    table.list.assert_levels_ordered();
+}
+
+/// Goal: inserts of keys in order, which search from the thread's finger
+/// instead of descending from the head, put every node on every level in
+/// its place: alone, with several threads running ascending runs through
+/// the same stretch of keys (so that another thread's node often lands
+/// right after a finger, and links race), and with each thread switching
+/// between two memtables (so that its finger belongs to the other one).
+/// Method: runs starting at random keys, through plain and prepared
+/// inserts and the race window, then a `BTreeMap` model checked by scans
+/// both ways and by a lookup of every key, and every level checked to be
+/// ordered and a sublist of the one below (lookups stay right even over a
+/// misplaced upper-level node, so only this finds one); the
+/// single-threaded appends must have been served by fingers.
+#[test]
+fn memtable_ordered_runs_match_the_model() {
+    const THREADS: u64 = 4;
+    const RUNS: u64 = 60;
+    let tables = [
+        Arc::new(Memtable::new(16 << 20)),
+        Arc::new(Memtable::new(16 << 20)),
+    ];
+    let key = |i: u64, thread: u64| format!("k{i:07}/{thread}").into_bytes();
+    let insert = |table: &Memtable, k: &[u8], seq: SeqNo, prepared: bool| {
+        if prepared {
+            let p = table.prepare(k);
+            assert!(table.insert_prepared(&p, k, seq, ValueKind::Value, k));
+        } else {
+            assert!(table.insert(k, seq, ValueKind::Value, k));
+        }
+    };
+    // Alone: one ascending run (each key right after the last one, so a
+    // finger serves all but the first and those taller than every node
+    // before them: a handful), then a second through its gaps
+    // (each key right after a node of the first run: a full descent).
+    let searches = super::skiplist::FINGER_SEARCHES.load(MemOrder::Relaxed);
+    for i in 0..2_000 {
+        insert(&tables[0], &key(2 * i, 9), i + 1, i % 2 == 0);
+    }
+    let served = super::skiplist::FINGER_SEARCHES.load(MemOrder::Relaxed) - searches;
+    assert!(served >= 1_980, "fingers served {served} of 2000 appends");
+    for i in 0..2_000 {
+        insert(&tables[0], &key(2 * i + 1, 9), 2_001 + i, i % 2 == 1);
+    }
+
+    let start = Arc::new(Barrier::new(THREADS as usize));
+    let writers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (tables, start) = (tables.clone(), Arc::clone(&start));
+            std::thread::spawn(move || {
+                race_window::enable();
+                let mut rng = StdRng::seed_from_u64(t);
+                let mut written = Vec::new();
+                start.wait();
+                for run in 0..RUNS {
+                    let table = &tables[(run % 2) as usize];
+                    let first = rng.gen_range(0..4_000);
+                    for (n, i) in (first..first + rng.gen_range(1..300)).enumerate() {
+                        let seq = 10_000 + (t * RUNS + run) * 1_000 + n as u64;
+                        let k = key(i, t);
+                        if written.contains(&(run % 2, i)) {
+                            continue;
+                        }
+                        insert(table, &k, seq, rng.gen_bool(0.5));
+                        written.push((run % 2, i));
+                    }
+                }
+                written
+            })
+        })
+        .collect();
+    let mut models = [Model::new(), Model::new()];
+    for i in 0..4_000 {
+        let seq = if i % 2 == 0 { i / 2 + 1 } else { 2_001 + i / 2 };
+        models[0].insert((key(i, 9), Reverse(seq)), (ValueKind::Value, key(i, 9)));
+    }
+    let written: Vec<Vec<(u64, u64)>> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    for (t, written) in written.iter().enumerate() {
+        for &(table, i) in written {
+            let k = key(i, t as u64);
+            // Only keys are compared below: the seq is a placeholder.
+            models[table as usize].insert((k.clone(), Reverse(0)), (ValueKind::Value, k));
+        }
+    }
+    for (table, model) in tables.iter().zip(&models) {
+        let expected: Vec<Vec<u8>> = model.keys().map(|(k, _)| k.clone()).collect();
+        let scanned: Vec<Vec<u8>> = forward(table).into_iter().map(|e| e.0).collect();
+        assert_eq!(scanned, expected);
+        let mut back: Vec<Vec<u8>> = backward(table).into_iter().map(|e| e.0).collect();
+        back.reverse();
+        assert_eq!(back, expected);
+        for k in &expected {
+            let (_, kind, value) = table.get(k, MAX_SEQNO).expect("every key is found");
+            assert_eq!((kind, value), (ValueKind::Value, &k[..]));
+        }
+        table.list.assert_levels_ordered();
+    }
 }
 
 /// Goal: an arena's untouched pages cost no resident memory. Method: make
