@@ -68,19 +68,19 @@ pub(crate) static FINGER_SEARCHES: AtomicU64 = AtomicU64::new(0);
 static NEXT_LIST_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Per level, the last node this thread linked there in list `list` (NULL
-/// for none); see the module doc.
-#[derive(Clone, Copy)]
+/// for none); see the module doc. Cells, so that an insert reads and
+/// writes only the levels it needs.
 struct Finger {
-    list: u64,
-    nodes: [u32; MAX_HEIGHT],
+    list: Cell<u64>,
+    nodes: [Cell<u32>; MAX_HEIGHT],
 }
 
 thread_local! {
-    static FINGER: Cell<Finger> = const {
-        Cell::new(Finger {
-            list: 0,
-            nodes: [NULL; MAX_HEIGHT],
-        })
+    static FINGER: Finger = const {
+        Finger {
+            list: Cell::new(0),
+            nodes: [const { Cell::new(NULL) }; MAX_HEIGHT],
+        }
     };
 }
 
@@ -206,15 +206,15 @@ impl SkipList {
     /// finger there (see the module doc).
     #[inline]
     fn remember(&self, node: u32, height: usize) {
-        let mut finger = FINGER.get();
-        if finger.list != self.id {
-            finger = Finger {
-                list: self.id,
-                nodes: [NULL; MAX_HEIGHT],
-            };
-        }
-        finger.nodes[..height].fill(node);
-        FINGER.set(finger);
+        FINGER.with(|finger| {
+            if finger.list.get() != self.id {
+                finger.list.set(self.id);
+                finger.nodes.iter().for_each(|level| level.set(NULL));
+            }
+            finger.nodes[..height]
+                .iter()
+                .for_each(|level| level.set(node));
+        });
     }
 
     /// Whether no version of `key` can be in the list: it is empty, `key`
@@ -318,36 +318,37 @@ impl SkipList {
         height: usize,
         mut at_level: impl FnMut(usize, u32, u32),
     ) -> bool {
-        let finger = FINGER.get();
-        let near = finger.nodes[0];
-        if finger.list != self.id || near == NULL || !before(near) {
-            return false;
-        }
-        let after = self.nodes.next(near, 0);
-        if after != NULL && before(after) {
-            return false;
-        }
-        let starts = &finger.nodes[..height];
-        if starts[1..]
-            .iter()
-            .any(|&node| node == NULL || !before(node))
-        {
-            return false;
-        }
-        #[cfg(test)]
-        FINGER_SEARCHES.fetch_add(1, MemOrder::Relaxed);
-        for (level, &start) in starts.iter().enumerate().rev() {
-            let mut prev = start;
-            loop {
-                let next = self.nodes.next(prev, level);
-                if next == NULL || !before(next) {
-                    at_level(level, prev, next);
-                    break;
-                }
-                prev = next;
+        FINGER.with(|finger| {
+            let near = finger.nodes[0].get();
+            if finger.list.get() != self.id || near == NULL || !before(near) {
+                return false;
             }
-        }
-        true
+            let after = self.nodes.next(near, 0);
+            if after != NULL && before(after) {
+                return false;
+            }
+            let starts = &finger.nodes[..height];
+            if starts[1..]
+                .iter()
+                .any(|node| node.get() == NULL || !before(node.get()))
+            {
+                return false;
+            }
+            #[cfg(test)]
+            FINGER_SEARCHES.fetch_add(1, MemOrder::Relaxed);
+            for (level, start) in starts.iter().enumerate().rev() {
+                let mut prev = start.get();
+                loop {
+                    let next = self.nodes.next(prev, level);
+                    if next == NULL || !before(next) {
+                        at_level(level, prev, next);
+                        break;
+                    }
+                    prev = next;
+                }
+            }
+            true
+        })
     }
 
     /// Checks every level: in internal order, and each a sublist of the
