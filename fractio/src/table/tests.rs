@@ -91,6 +91,15 @@ fn options(compression: Compression) -> TableOptions {
     }
 }
 
+/// Uncompressed, and without a filter: every lookup in the key range
+/// searches a block.
+fn unfiltered() -> TableOptions {
+    TableOptions {
+        bloom_bits_per_key: 0,
+        ..options(Compression::None)
+    }
+}
+
 fn write_table(path: &Path, entries: &[Entry], options: TableOptions) -> TableProperties {
     let mut builder = TableBuilder::new(StdFs.create_writable(path).unwrap(), options);
     for (key, seq, kind, value) in entries {
@@ -382,14 +391,7 @@ fn absent_keys_read_no_data_block() {
 
     // Without a filter every lookup inside the key range needs a block.
     let path = dir.path().join("nofilter.sst");
-    write_table(
-        &path,
-        &entries,
-        TableOptions {
-            bloom_bits_per_key: 0,
-            ..options(Compression::None)
-        },
-    );
+    write_table(&path, &entries, unfiltered());
     let cache = Arc::new(BlockCache::new(1 << 20));
     let table = open(&path, &cache).unwrap();
     assert!(table.may_contain(key_hash(b"anything")));
@@ -412,14 +414,7 @@ fn absent_keys_in_a_learned_gap_touch_no_block() {
         .chain((0..5000).map(|i| entry(format!("z{i:06}"))))
         .collect();
     let path = dir.path().join("gap.sst");
-    write_table(
-        &path,
-        &entries,
-        TableOptions {
-            bloom_bits_per_key: 0,
-            ..options(Compression::None)
-        },
-    );
+    write_table(&path, &entries, unfiltered());
     let cache = Arc::new(BlockCache::new(1 << 20));
     let table = open(&path, &cache).unwrap();
     let lookups = || cache.hits() + cache.misses();
