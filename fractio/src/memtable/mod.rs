@@ -26,7 +26,7 @@
 mod arena;
 mod filter;
 mod node;
-pub(crate) mod skiplist;
+mod skiplist;
 #[cfg(test)]
 mod tests;
 

@@ -261,10 +261,17 @@ impl SkipList {
 
     /// Walks `level` from `prev` (which is before `(key, seq)`) to the last
     /// node before `(key, seq)`; returns it and its successor there.
-    fn splice(&self, mut prev: u32, level: usize, key: &[u8], seq: SeqNo) -> (u32, u32) {
+    fn splice(&self, prev: u32, level: usize, key: &[u8], seq: SeqNo) -> (u32, u32) {
+        self.walk(prev, level, |next| !self.compare(next, key, seq).is_gt())
+    }
+
+    /// Walks `level` from `prev` (for which `before` holds) to the last node
+    /// for which `before` holds; returns it and its successor there.
+    #[inline]
+    fn walk(&self, mut prev: u32, level: usize, before: impl Fn(u32) -> bool) -> (u32, u32) {
         loop {
             let next = self.nodes.next(prev, level);
-            if next == NULL || self.compare(next, key, seq).is_gt() {
+            if next == NULL || !before(next) {
                 return (prev, next);
             }
             prev = next;
@@ -337,15 +344,8 @@ impl SkipList {
             #[cfg(test)]
             FINGER_SEARCHES.fetch_add(1, MemOrder::Relaxed);
             for (level, start) in starts.iter().enumerate().rev() {
-                let mut prev = start.get();
-                loop {
-                    let next = self.nodes.next(prev, level);
-                    if next == NULL || !before(next) {
-                        at_level(level, prev, next);
-                        break;
-                    }
-                    prev = next;
-                }
+                let (prev, next) = self.walk(start.get(), level, &before);
+                at_level(level, prev, next);
             }
             true
         })
@@ -479,7 +479,7 @@ fn compare_keys(a: &[u8], b: &[u8]) -> Ordering {
 /// A random tower height in 1..=MAX_HEIGHT, each further level kept with
 /// probability 1/4, from a per-thread generator (no shared state per
 /// insert).
-pub(crate) fn random_height() -> usize {
+pub(super) fn random_height() -> usize {
     use std::cell::Cell;
     use std::sync::atomic::AtomicU64;
     thread_local! {

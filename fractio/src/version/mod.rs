@@ -117,24 +117,20 @@ impl Version {
         key: &[u8],
         hash: u64,
         snapshot: SeqNo,
-        found: impl FnOnce(SeqNo, ValueKind, &[u8]) -> T,
+        found: impl Fn(SeqNo, ValueKind, &[u8]) -> T,
     ) -> Result<Option<T>> {
-        // `found` runs once, for the table that answers; the loops below
-        // lend it to each candidate in turn.
-        let mut found = Some(found);
-        let mut visit = |seq, kind, value: &[u8]| found.take().map(|f| f(seq, kind, value));
         for handle in &self.levels[0] {
             if handle.meta.smallest_seq > snapshot || !handle.meta.covers(key) {
                 continue;
             }
-            if let Some(result) = handle.table.get_with(key, hash, snapshot, &mut visit)? {
-                return Ok(result);
+            if let Some(result) = handle.table.get_with(key, hash, snapshot, &found)? {
+                return Ok(Some(result));
             }
         }
         for level in &self.levels[1..] {
             if let Some(handle) = find_table(level, key) {
-                if let Some(result) = handle.table.get_with(key, hash, snapshot, &mut visit)? {
-                    return Ok(result);
+                if let Some(result) = handle.table.get_with(key, hash, snapshot, &found)? {
+                    return Ok(Some(result));
                 }
             }
         }
