@@ -93,7 +93,8 @@ impl TableIter {
     }
 
     /// Block `i` (at `handle`): from the cache, from the read-ahead window,
-    /// or read from disk. `forward`: the cursor moves to the next block.
+    /// or read from disk. The cache is looked up once. `forward`: the
+    /// cursor moves to the next block.
     fn fetch(&mut self, i: usize, handle: BlockHandle, forward: bool) -> Result<Arc<Block>> {
         if let Some(block) = self.table.cached_block(i) {
             return Ok(block);
@@ -104,7 +105,7 @@ impl TableIter {
             0
         };
         if self.sequential_misses < 2 {
-            return self.table.data_block(i, handle, self.fill_cache);
+            return self.table.read_and_cache(i, handle, self.fill_cache);
         }
         let read = i
             .checked_sub(self.ahead_first)
@@ -114,7 +115,7 @@ impl TableIter {
             self.read_ahead(i)?;
         }
         let Some(sealed) = (self.ahead.get_mut(i - self.ahead_first)).map(std::mem::take) else {
-            return self.table.data_block(i, handle, self.fill_cache);
+            return self.table.read_and_cache(i, handle, self.fill_cache);
         };
         let block = self.table.block_from_buffer(i, handle, sealed, false)?;
         if self.fill_cache {

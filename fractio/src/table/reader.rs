@@ -433,24 +433,10 @@ impl Table {
         &self.index
     }
 
-    /// Data block `i` (at `handle`), from the cache or from disk (then
-    /// cached if `fill_cache`).
-    #[inline]
-    pub(crate) fn data_block(
-        &self,
-        i: usize,
-        handle: BlockHandle,
-        fill_cache: bool,
-    ) -> Result<Arc<Block>> {
-        match self.blocks.get(i) {
-            Some(block) => Ok(block),
-            None => self.read_and_cache(i, handle, fill_cache),
-        }
-    }
-
     /// Reads data block `i` (at `handle`) from disk, and caches it if
-    /// `fill_cache`.
-    fn read_and_cache(
+    /// `fill_cache`. For a caller that found it missing from the cache
+    /// (which counted the miss).
+    pub(crate) fn read_and_cache(
         &self,
         i: usize,
         handle: BlockHandle,

@@ -605,6 +605,33 @@ fn ordered_table(dir: &Path) -> (Vec<Entry>, PathBuf) {
     (entries, path)
 }
 
+/// Goal: a scan looks each block up in the cache once: a miss is read
+/// from disk, not looked up again (which cost a second lookup and counted
+/// a second miss). Method: scan a table through an empty cache large
+/// enough for it, then again; count hits and misses.
+#[test]
+fn a_scan_looks_each_block_up_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (entries, path) = ordered_table(dir.path());
+    let cache = Arc::new(BlockCache::new(64 << 20));
+    let table = open(&path, &cache).unwrap();
+    let blocks = table.properties().data_blocks;
+    assert!(blocks > 100, "{blocks} blocks");
+    let mut iter = table.iter();
+    assert_eq!(scan_forward(&mut iter).unwrap(), entries);
+    assert_eq!((cache.hits(), cache.misses()), (0, blocks));
+    let mut iter = table.iter();
+    assert_eq!(scan_forward(&mut iter).unwrap(), entries);
+    assert_eq!((cache.hits(), cache.misses()), (blocks, blocks));
+    // A seek to a block that is not cached counts one miss too.
+    let cold_cache = Arc::new(BlockCache::new(64 << 20));
+    let cold = open(&path, &cold_cache).unwrap();
+    let mut iter = cold.iter();
+    iter.seek(&entries[5000].0, MAX_SEQNO).unwrap();
+    assert_eq!(current(&iter), Some(entries[5000].clone()));
+    assert_eq!((cold_cache.hits(), cold_cache.misses()), (0, 1));
+}
+
 /// Goal: a long scan through a full cache reads through it: it leaves the
 /// cached blocks where they are (but for the few blocks it reads before
 /// reading ahead), and a second scan of the same blocks caches them.
