@@ -278,3 +278,61 @@ fn db_is_shared_across_threads() {
     }
     assert_eq!(db.iter().count(), 8000);
 }
+
+/// Goal: `get_with` lends exactly what `get` returns, from a memtable and
+/// from tables, at the head and in a snapshot, calls its closure once
+/// (also with `None`), and rejects a bad key without calling it.
+#[test]
+fn get_with_lends_what_get_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = small_db(dir.path());
+    let long = vec![7u8; 5000]; // beyond a `Value`'s inline bytes
+    let lend = |db: &Db, key: &[u8]| {
+        let mut calls = 0;
+        let got = db
+            .get_with(key, |value| {
+                calls += 1;
+                value.map(<[u8]>::to_vec)
+            })
+            .unwrap();
+        assert_eq!(calls, 1, "{key:?}");
+        assert_eq!(got, db.get(key).unwrap().map(|v| v.to_vec()), "{key:?}");
+        got
+    };
+    db.insert(b"a", b"1").unwrap();
+    db.insert(b"long", &long).unwrap();
+    db.insert(b"empty", b"").unwrap();
+    db.insert(b"gone", b"x").unwrap();
+    db.remove(b"gone").unwrap();
+    let snapshot = db.snapshot();
+    for round in 0..2 {
+        assert_eq!(lend(&db, b"a").as_deref(), Some(&b"1"[..]), "round {round}");
+        assert_eq!(lend(&db, b"long"), Some(long.clone()));
+        assert_eq!(lend(&db, b"empty").as_deref(), Some(&b""[..]));
+        assert_eq!(lend(&db, b"gone"), None);
+        assert_eq!(lend(&db, b"never"), None);
+        db.flush().unwrap(); // the second round reads tables
+        assert!(db.stats().table_files() > 0);
+    }
+    db.insert(b"a", b"2").unwrap();
+    db.remove(b"long").unwrap();
+    assert_eq!(
+        snapshot.get_with(b"a", |v| v.map(<[u8]>::to_vec)).unwrap(),
+        Some(b"1".to_vec())
+    );
+    assert_eq!(
+        snapshot.get_with(b"long", |v| v.map(<[u8]>::len)).unwrap(),
+        Some(5000)
+    );
+    assert!(!db.get_with(b"long", |v| v.is_some()).unwrap());
+    // The closure may read the database again.
+    let nested = db.get_with(b"a", |v| (v.map(<[u8]>::to_vec), db.get(b"empty").unwrap()));
+    assert_eq!(
+        nested.unwrap(),
+        (Some(b"2".to_vec()), Some(fractio::Slice::copy_from(b"")))
+    );
+    let mut called = false;
+    let err = db.get_with(vec![0u8; MAX_KEY_LEN + 1], |_| called = true);
+    assert!(matches!(err, Err(Error::InvalidArgument(_))), "{err:?}");
+    assert!(!called);
+}

@@ -489,6 +489,9 @@ impl History {
                     self.oracle.get(&key).map(Vec::len),
                 );
                 self.check("get value", got.as_ref(), self.oracle.get(&key));
+                let lent = self.db().get_with(&key, |v| v.map(<[u8]>::to_vec));
+                let lent = lent.unwrap_or_else(|e| self.fail(&format!("get_with failed: {e}")));
+                self.check("get_with value", lent.as_ref(), self.oracle.get(&key));
             }
             Op::Contains(key) => {
                 let got = self.db().contains_key(&key);
@@ -606,16 +609,20 @@ impl History {
             .chain(self.oracle.keys().take(20).cloned())
             .collect();
         for key in keys {
-            match (snapshot.get(&key), snapshot.contains_key(&key)) {
-                (Ok(got), Ok(contains)) => {
+            let lent = snapshot.get_with(&key, |v| v.map(<[u8]>::to_vec));
+            match (snapshot.get(&key), snapshot.contains_key(&key), lent) {
+                (Ok(got), Ok(contains), Ok(lent)) => {
                     self.check(
                         "snapshot get",
                         got.map(|v| v.to_vec()).as_ref(),
                         then.get(&key),
                     );
                     self.check("snapshot contains_key", contains, then.contains_key(&key));
+                    self.check("snapshot get_with", lent.as_ref(), then.get(&key));
                 }
-                (Err(e), _) | (_, Err(e)) => self.fail(&format!("snapshot read failed: {e}")),
+                (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
+                    self.fail(&format!("snapshot read failed: {e}"))
+                }
             }
         }
         let prefix = b"k1";
@@ -651,6 +658,9 @@ impl History {
             let got = self.db().get(&key).map(|v| v.map(|v| v.to_vec()));
             let got = got.unwrap_or_else(|e| self.fail(&format!("{when}: get failed: {e}")));
             self.check(when, got.as_ref(), self.oracle.get(&key));
+            let lent = self.db().get_with(&key, |v| v.map(<[u8]>::to_vec));
+            let lent = lent.unwrap_or_else(|e| self.fail(&format!("{when}: get_with failed: {e}")));
+            self.check(when, lent.as_ref(), self.oracle.get(&key));
         }
         let open = self.db().stats().open_tables;
         if open > self.config.max_open_tables {

@@ -312,6 +312,28 @@ impl Db {
         self.inner().get_at(key.as_ref(), None)
     }
 
+    /// `read` applied to the value of `key` (`None` without one), lent
+    /// where it lies (a memtable, a cached block) instead of copied out:
+    /// no copy, and no allocation for a value too long to be stored
+    /// inline in a [`Value`]. `read` runs before the call returns, with
+    /// the current state of the database pinned; a long `read` delays the
+    /// release of memtables and tables replaced meanwhile.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = fractio::Db::open(dir.path())?;
+    /// db.insert(b"key", b"value")?;
+    /// assert_eq!(db.get_with(b"key", |value| value.map(<[u8]>::len))?, Some(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_with<R>(
+        &self,
+        key: impl AsRef<[u8]>,
+        read: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R> {
+        self.inner().get_with_at(key.as_ref(), None, read)
+    }
+
     /// Whether `key` has a value.
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         self.inner().contains_at(key.as_ref(), None)
@@ -400,7 +422,7 @@ impl DbInner {
     /// reader's sequence number (`seq`, or the visible one, read after the
     /// super version was loaded so a flush cannot hide a version from it).
     #[inline]
-    fn read<T>(&self, seq: Option<SeqNo>, read: impl Fn(&SuperVersion, SeqNo) -> T) -> T {
+    fn read<T>(&self, seq: Option<SeqNo>, read: impl FnOnce(&SuperVersion, SeqNo) -> T) -> T {
         loop {
             let super_version = self.super_version.load();
             let seq = seq.unwrap_or_else(|| self.visible_seq());
@@ -413,6 +435,16 @@ impl DbInner {
     pub(crate) fn get_at(&self, key: &[u8], seq: Option<SeqNo>) -> Result<Option<Value>> {
         check_key(key)?;
         self.read(seq, |sv, seq| sv.get(key, seq))
+    }
+
+    pub(crate) fn get_with_at<R>(
+        &self,
+        key: &[u8],
+        seq: Option<SeqNo>,
+        read: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R> {
+        check_key(key)?;
+        self.read(seq, |sv, seq| sv.get_with(key, seq, read))
     }
 
     pub(crate) fn contains_at(&self, key: &[u8], seq: Option<SeqNo>) -> Result<bool> {

@@ -78,6 +78,18 @@ impl Snapshot {
         self.db.get_at(key.as_ref(), Some(self.seq))
     }
 
+    /// `read` applied to the value of `key` as of the snapshot (`None`
+    /// without one), lent instead of copied (see [`Db::get_with`]).
+    ///
+    /// [`Db::get_with`]: crate::Db::get_with
+    pub fn get_with<R>(
+        &self,
+        key: impl AsRef<[u8]>,
+        read: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R> {
+        self.db.get_with_at(key.as_ref(), Some(self.seq), read)
+    }
+
     /// Whether `key` had a value as of the snapshot.
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         self.db.contains_at(key.as_ref(), Some(self.seq))

@@ -18,6 +18,7 @@ use crate::slice::Slice;
 use crate::types::{key_hash, SeqNo, ValueKind};
 use crate::version::Version;
 use crate::Result;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -84,10 +85,37 @@ impl SuperVersion {
 
     /// The value of `key` at `seq`.
     pub fn get(&self, key: &[u8], seq: SeqNo) -> Result<Option<Slice>> {
-        let found = self.lookup(key, seq, |kind, value| {
-            (kind == ValueKind::Value).then(|| Slice::copy_from(value))
+        // The value is copied once, into `out`, by whichever source holds
+        // the key. Returned through each layer's `Result<Option<_>>`
+        // instead, the 120-byte `Slice` was moved once per layer.
+        let out = Cell::new(None);
+        self.lookup(key, seq, |kind, value| {
+            if kind == ValueKind::Value {
+                out.set(Some(Slice::copy_from(value)));
+            }
         })?;
-        Ok(found.flatten())
+        Ok(out.into_inner())
+    }
+
+    /// `read` applied to the value of `key` at `seq` (`None` without one),
+    /// lent where it lies: a memtable or a cached block.
+    pub fn get_with<R>(
+        &self,
+        key: &[u8],
+        seq: SeqNo,
+        read: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R> {
+        // `lookup` calls its closure at most once, so `read` is there to
+        // take until it returns; what is left is called with `None`.
+        let read = Cell::new(Some(read));
+        let apply = |value: Option<&[u8]>| read.take().map(|read| read(value));
+        let found = self.lookup(key, seq, |kind, value| {
+            apply((kind == ValueKind::Value).then_some(value))
+        })?;
+        match found.flatten().or_else(|| apply(None)) {
+            Some(result) => Ok(result),
+            None => unreachable!("`read` is called exactly once"),
+        }
     }
 
     /// Whether `key` has a value at `seq`.

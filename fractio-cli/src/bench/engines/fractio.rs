@@ -2,6 +2,10 @@
 //! memtable, `Durability::Process`), and for the skiplist suite fractio's
 //! own memtable skiplist, [`fractio::memtable::Memtable`].
 //!
+//! Point reads go through `Db::get_with`, which lends the value where it
+//! lies instead of copying it out (as the RocksDB engine reads through
+//! `get_pinned`).
+//!
 //! Durability: `Durability::Process` (the default) appends each write to a
 //! mapped log segment, so an acknowledged write survives a process crash,
 //! not a power loss; `--durability sync` opens with `Durability::Sync`.
@@ -63,8 +67,7 @@ impl Engine for FractioEngine {
     }
 
     fn get<R>(&self, key: &[u8], check: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
-        let value = self.db.get(key).map_err(engine_err)?;
-        Ok(check(value.as_deref()))
+        self.db.get_with(key, check).map_err(engine_err)
     }
 
     fn contains(&self, key: &[u8]) -> Result<bool> {
