@@ -182,6 +182,19 @@ pub struct Search<'a> {
     /// it has a user key no larger than the searched key. `None` when the
     /// search ran to the end of the block (or found a version).
     pub next: Option<(usize, &'a [u8])>,
+    /// With a version found: where a later search for a larger key may
+    /// start (see [`Block::search_after`]).
+    pub after: Option<After>,
+}
+
+/// A place in a block to resume searching from: the offset of the entry
+/// after a version of user key `K` that a search found, and `K`'s length.
+/// Only a search for a user key larger than `K` may start there, and only
+/// in the block that gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct After {
+    offset: usize,
+    key_len: usize,
 }
 
 /// One entry as it lies in the block, borrowed.
@@ -268,11 +281,45 @@ impl Block {
     /// user key is larger than `key` if the block holds one (see
     /// [`Search::next`]).
     pub fn search(&self, key: &[u8], snapshot: SeqNo) -> Result<Search<'_>, DecodeError> {
+        let offset = self.restart_point(self.find_restart(key, snapshot)?);
+        self.scan(key, snapshot, offset, 0, 0)
+    }
+
+    /// [`search`](Block::search) for `key`, starting at `after`, which a
+    /// search of this block returned, instead of at a restart point: a lookup of the next key of an in-order walk decodes the
+    /// entry after the last one found, not the entries from a restart
+    /// point up to it.
+    ///
+    /// REQUIRES: `after` came from a search of this block that found user
+    /// key `found`, `found < key`, and `matched` is the length of the
+    /// prefix they share.
+    pub fn search_after(
+        &self,
+        key: &[u8],
+        snapshot: SeqNo,
+        after: After,
+        matched: usize,
+    ) -> Result<Search<'_>, DecodeError> {
+        debug_assert!(matched <= after.key_len.min(key.len()));
+        self.scan(key, snapshot, after.offset, after.key_len, matched)
+    }
+
+    /// The search loop, from the entry at `offset`, whose previous entry's
+    /// user key has length `prev_len`, is smaller than `key` and shares
+    /// its first `matched` bytes with it (at a restart point: 0 and 0).
+    #[inline]
+    fn scan(
+        &self,
+        key: &[u8],
+        snapshot: SeqNo,
+        mut offset: usize,
+        mut prev_len: usize,
+        mut matched: usize,
+    ) -> Result<Search<'_>, DecodeError> {
         let entries = self.entries();
-        let mut offset = self.restart_point(self.find_restart(key, snapshot)?);
         // Invariant: the previous entry's key has length `prev_len`, shares
         // its first `matched` bytes with `key` and compares to it as `order`.
-        let (mut prev_len, mut matched, mut order) = (0usize, 0usize, Ordering::Less);
+        let mut order = Ordering::Less;
         while offset < self.entries_end {
             let Some((shared, unshared, value_len, key_start)) = decode_header(entries, offset)
             else {
@@ -302,6 +349,7 @@ impl Block {
                     return Ok(Search {
                         found: None,
                         next: Some((shared, delta)),
+                        after: None,
                     })
                 }
                 Ordering::Equal => {
@@ -314,6 +362,10 @@ impl Block {
                         return Ok(Search {
                             found: Some((entry.seq, entry.kind, value)),
                             next: None,
+                            after: Some(After {
+                                offset: entry.next(),
+                                key_len: prev_len,
+                            }),
                         });
                     }
                     offset = entry.next();
@@ -326,6 +378,7 @@ impl Block {
         Ok(Search {
             found: None,
             next: None,
+            after: None,
         })
     }
 
@@ -799,6 +852,54 @@ mod tests {
             iter.kind(),
             iter.value().to_vec(),
         )
+    }
+
+    /// Goal: a search resumed after the version another search found
+    /// answers exactly as a search from a restart point, for every larger
+    /// key (present or absent) and snapshot. Method: every pair of a found
+    /// key and a larger probe, over blocks with several restart intervals.
+    #[test]
+    fn searches_resumed_after_a_found_key_match_full_searches() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let entries = model(&mut rng, 40);
+        let mut probes: Vec<Vec<u8>> = entries.iter().map(|e| e.0.clone()).collect();
+        probes.dedup();
+        let absent: Vec<Vec<u8>> = probes
+            .iter()
+            .map(|k| [k.as_slice(), b"!"].concat())
+            .collect();
+        probes.extend(absent);
+        probes.push(b"zzz".to_vec());
+        probes.sort();
+        let snapshots = [150, 400, 700, SeqNo::MAX >> 8];
+        for interval in [1, 3, RESTART_INTERVAL] {
+            let block = build(&entries, interval);
+            let mut resumed = 0;
+            for (n, found_key) in probes.iter().enumerate() {
+                for &found_at in &snapshots {
+                    let first = block.search(found_key, found_at).unwrap();
+                    let Some(after) = first.after else {
+                        assert!(first.found.is_none());
+                        continue;
+                    };
+                    assert!(first.found.is_some());
+                    for key in &probes[n + 1..] {
+                        let matched = common_prefix_len(found_key, key);
+                        for &snapshot in &snapshots {
+                            let full = block.search(key, snapshot).unwrap();
+                            let from = block.search_after(key, snapshot, after, matched).unwrap();
+                            assert_eq!(
+                                (from.found, from.next),
+                                (full.found, full.next),
+                                "{key:?} at {snapshot} after {found_key:?} at {found_at}"
+                            );
+                            resumed += 1;
+                        }
+                    }
+                }
+            }
+            assert!(resumed > 10_000, "{resumed}");
+        }
     }
 
     #[test]
