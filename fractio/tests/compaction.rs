@@ -203,6 +203,43 @@ fn overwrites_then_compact_leave_about_one_copy() {
     assert_eq!(count, keys);
 }
 
+/// Goal: compactions leave the block cache to readers: no block of a
+/// table they read (about to be deleted) or write goes into it. Method:
+/// spread keys over several levels with no read, hold an iterator (which
+/// keeps the tables it saw, so their cached blocks would stay), overwrite
+/// some keys and `compact()`, which reads every table; the cache holds
+/// nothing. A read then fills it.
+#[test]
+fn compactions_leave_the_block_cache_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = small(dir.path()).block_cache_size(64 << 20).open().unwrap();
+    let mut order: Vec<u64> = (0..40_000).collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    for round in 0..2 {
+        order.shuffle(&mut rng);
+        for &i in &order {
+            db.insert(key(i), value(i, round)).unwrap();
+        }
+    }
+    db.flush().unwrap();
+    let stats = db.stats();
+    assert!(stats.compactions > 10, "{stats}");
+    assert!(
+        stats.levels[1..].iter().filter(|l| l.files > 0).count() >= 2,
+        "{stats}"
+    );
+    let pinned = db.iter();
+    for i in (0..40_000).step_by(7) {
+        db.insert(key(i), value(i, 2)).unwrap();
+    }
+    db.compact().unwrap();
+    let stats = db.stats();
+    assert_eq!(stats.block_cache_bytes, 0, "{stats}");
+    drop(pinned);
+    assert_eq!(db.get(key(7)).unwrap().as_deref(), Some(&value(7, 2)[..]));
+    assert!(db.stats().block_cache_bytes > 0);
+}
+
 /// Goal: deleting every key and compacting leaves no table bytes. Method:
 /// write, let compactions spread the data over levels, remove every key,
 /// `compact()`, then look at the directory and reopen.

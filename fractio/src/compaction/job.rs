@@ -125,18 +125,20 @@ impl Job {
 
     /// The merged cursor over every table read, newest source first.
     fn cursor(&self) -> MergingIterator {
+        // One-off full scans of tables about to be deleted: none of their
+        // blocks goes into the cache, which stays the readers'.
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
         if self.compaction.level == 0 {
-            // One-off full scans: keep the cache for readers. (Sorted runs
-            // go through `LevelIter`, which fills the cache.)
             for handle in &self.inputs {
                 children.push(Box::new(handle.table.iter_without_cache_fill()));
             }
         } else {
-            children.push(Box::new(LevelIter::new(self.inputs.clone())));
+            let inputs = LevelIter::without_cache_fill(self.inputs.clone());
+            children.push(Box::new(inputs));
         }
         if !self.overlapping.is_empty() {
-            children.push(Box::new(LevelIter::new(self.overlapping.clone())));
+            let overlapping = LevelIter::without_cache_fill(self.overlapping.clone());
+            children.push(Box::new(overlapping));
         }
         MergingIterator::new(children)
     }

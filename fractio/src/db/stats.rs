@@ -66,6 +66,8 @@ pub struct Stats {
     pub block_cache_hits: u64,
     /// Block cache misses.
     pub block_cache_misses: u64,
+    /// Bytes of blocks the block cache holds now.
+    pub block_cache_bytes: u64,
     /// Table files open now (at most `Options::max_open_tables`).
     pub open_tables: usize,
 }
@@ -172,6 +174,7 @@ impl DbInner {
             slowdown_micros: load(&compaction.throttle.slowdown_micros),
             block_cache_hits: self.cache.hits(),
             block_cache_misses: self.cache.misses(),
+            block_cache_bytes: self.cache.used_bytes() as u64,
             open_tables: self.tables.open_files(),
         }
     }

@@ -50,20 +50,40 @@ pub struct LevelIter<T = Vec<Arc<TableHandle>>> {
     tables: T,
     /// The table under the cursor and its cursor.
     current: Option<(usize, TableIter)>,
+    /// Whether the tables' cursors fill the block cache.
+    fill_cache: bool,
 }
 
 impl<T: Deref<Target = [Arc<TableHandle>]>> LevelIter<T> {
-    /// A cursor over `tables` (REQUIRES: sorted, non-overlapping).
+    /// A cursor over `tables` (REQUIRES: sorted, non-overlapping) whose
+    /// reads fill the block cache.
     pub fn new(tables: T) -> LevelIter<T> {
         LevelIter {
             tables,
             current: None,
+            fill_cache: true,
+        }
+    }
+
+    /// A cursor over `tables` (REQUIRES: sorted, non-overlapping) that
+    /// leaves the block cache as it is: for one-off full scans such as
+    /// compaction inputs, whose tables are about to be deleted.
+    pub fn without_cache_fill(tables: T) -> LevelIter<T> {
+        LevelIter {
+            fill_cache: false,
+            ..LevelIter::new(tables)
         }
     }
 
     fn open(&mut self, index: usize) -> &mut TableIter {
         if self.current.as_ref().map(|(i, _)| *i) != Some(index) {
-            self.current = Some((index, self.tables[index].table.iter()));
+            let table = &self.tables[index].table;
+            let iter = if self.fill_cache {
+                table.iter()
+            } else {
+                table.iter_without_cache_fill()
+            };
+            self.current = Some((index, iter));
         }
         &mut self.current.as_mut().expect("just set").1
     }
