@@ -17,11 +17,11 @@
 //! work. The block the thread's last lookup searched ([`LastBlock`])
 //! answers a key that belongs in it, present or absent, and when that
 //! lookup found a version, the search resumes at the entry after it. The
-//! gap its last fruitless block
-//! search found ([`Gap`]: the key looked up and the table's next key, no
-//! key of the table between them) answers "absent" for a key inside it, so
-//! keys read in order through a table that holds none of them (an L0 table
-//! whose range spans theirs) cost no random filter line each.
+//! gap its last fruitless block search found ([`Gap`]: the key looked up
+//! and the table's next key, no key of the table between them) answers
+//! "absent" for a key inside it, so keys read in order through a table
+//! that holds none of them (an L0 table whose range spans theirs) cost no
+//! random filter line each.
 //!
 //! Lookups that read keys in order (a scan done with `get`) miss the
 //! table's blocks one after another. When a lookup misses the block right
