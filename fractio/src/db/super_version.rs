@@ -19,6 +19,7 @@ use crate::types::{key_hash, SeqNo, ValueKind};
 use crate::version::Version;
 use crate::Result;
 use std::cell::Cell;
+use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -138,9 +139,19 @@ impl CursorSource for SuperVersion {
         for sealed in &self.sealed {
             children.push(SourceCursor::Memtable(sealed.memtable.iter()));
         }
+        // A bounded range reads no further ahead than its bound.
+        let upper = match range.upper {
+            Bound::Included(key) => Some((key, true)),
+            Bound::Excluded(key) => Some((key, false)),
+            Bound::Unbounded => None,
+        };
         for handle in self.version.level(0) {
             if range.overlaps(&handle.meta.smallest_key, &handle.meta.largest_key) {
-                children.push(SourceCursor::Table(handle.table.iter()));
+                let mut iter = handle.table.iter();
+                if let Some((key, inclusive)) = upper {
+                    iter.set_upper_bound(key, inclusive);
+                }
+                children.push(SourceCursor::Table(iter));
             }
         }
         for level in 1..crate::LEVELS {
@@ -149,7 +160,11 @@ impl CursorSource for SuperVersion {
             let end = tables.partition_point(|t| range.below_upper(&t.meta.smallest_key));
             if start < end {
                 let run = VersionLevel::new(Arc::clone(&self.version), level, start..end);
-                children.push(SourceCursor::Level(LevelIter::new(run)));
+                let mut iter = LevelIter::new(run);
+                if let Some((key, inclusive)) = upper {
+                    iter.set_upper_bound(key, inclusive);
+                }
+                children.push(SourceCursor::Level(iter));
             }
         }
         Ok(MergingIterator::with_range(children, range))

@@ -52,6 +52,9 @@ pub struct LevelIter<T = Vec<Arc<TableHandle>>> {
     current: Option<(usize, TableIter)>,
     /// Whether the tables' cursors fill the block cache.
     fill_cache: bool,
+    /// The read limit of the last table's cursor (see
+    /// [`set_upper_bound`](LevelIter::set_upper_bound)).
+    last_read_limit: Option<usize>,
 }
 
 impl<T: Deref<Target = [Arc<TableHandle>]>> LevelIter<T> {
@@ -62,7 +65,20 @@ impl<T: Deref<Target = [Arc<TableHandle>]>> LevelIter<T> {
             tables,
             current: None,
             fill_cache: true,
+            last_read_limit: None,
         }
+    }
+
+    /// Tells the cursor that its reader wants no key above `key` (and
+    /// `key` itself only if `inclusive`), so reading ahead in the last
+    /// table stops where the bound lies (see
+    /// [`TableIter::set_upper_bound`]). Tables before the last end below
+    /// the bound when they are the run of a level that overlaps a range.
+    pub fn set_upper_bound(&mut self, key: &[u8], inclusive: bool) {
+        self.last_read_limit = self
+            .tables
+            .last()
+            .map(|handle| handle.table.last_block_for_bound(key, inclusive));
     }
 
     /// A cursor over `tables` (REQUIRES: sorted, non-overlapping) that
@@ -78,11 +94,14 @@ impl<T: Deref<Target = [Arc<TableHandle>]>> LevelIter<T> {
     fn open(&mut self, index: usize) -> &mut TableIter {
         if self.current.as_ref().map(|(i, _)| *i) != Some(index) {
             let table = &self.tables[index].table;
-            let iter = if self.fill_cache {
+            let mut iter = if self.fill_cache {
                 table.iter()
             } else {
                 table.iter_without_cache_fill()
             };
+            if let (Some(limit), true) = (self.last_read_limit, index + 1 == self.tables.len()) {
+                iter.set_read_limit(limit);
+            }
             self.current = Some((index, iter));
         }
         &mut self.current.as_mut().expect("just set").1

@@ -47,6 +47,10 @@ pub struct TableIter {
     ahead_first: usize,
     /// The sizes of the blocks being read ahead (reused).
     ahead_lens: Vec<usize>,
+    /// The last block the cursor's reader wants (see
+    /// [`set_upper_bound`](TableIter::set_upper_bound)): no read ahead
+    /// goes past it.
+    read_limit: usize,
 }
 
 impl TableIter {
@@ -61,7 +65,24 @@ impl TableIter {
             ahead: Vec::new(),
             ahead_first: 0,
             ahead_lens: Vec::new(),
+            read_limit: usize::MAX,
         }
+    }
+
+    /// Tells the cursor that its reader wants no key above `key` (and
+    /// `key` itself only if `inclusive`): reading ahead stops at the block
+    /// that holds `key`'s place, instead of reading up to
+    /// [`READAHEAD_BYTES`] of blocks a bounded scan never reaches (a scan
+    /// of a few blocks read 64 KiB). The cursor still reads any block it is
+    /// moved to.
+    pub fn set_upper_bound(&mut self, key: &[u8], inclusive: bool) {
+        self.read_limit = self.table.last_block_for_bound(key, inclusive);
+    }
+
+    /// [`set_upper_bound`](TableIter::set_upper_bound) with the block it
+    /// computes, [`Table::last_block_for_bound`].
+    pub(crate) fn set_read_limit(&mut self, block: usize) {
+        self.read_limit = block;
     }
 
     /// The table under the cursor.
@@ -134,7 +155,7 @@ impl TableIter {
         }
         self.ahead_first = i;
         self.table
-            .read_ahead(i, &mut self.ahead, &mut self.ahead_lens)
+            .read_ahead_upto(i, self.read_limit, &mut self.ahead, &mut self.ahead_lens)
     }
 
     /// Leaves the cursor at no block (invalid).

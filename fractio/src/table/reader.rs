@@ -45,7 +45,7 @@ use super::iter::{TableIter, READAHEAD_BYTES};
 use super::properties::TableProperties;
 use crate::cache::{spare_buffer, BlockCache, TableBlocks};
 use crate::fs::RandomAccessFile;
-use crate::types::{compare_internal, compare_user_keys, key_hash, SeqNo, ValueKind};
+use crate::types::{compare_internal, compare_user_keys, key_hash, SeqNo, ValueKind, MAX_SEQNO};
 use crate::{Error, Result, Slice};
 use parking_lot::Mutex;
 use std::cell::RefCell;
@@ -585,12 +585,34 @@ impl Table {
         bufs: &mut Vec<Vec<u8>>,
         lens: &mut Vec<usize>,
     ) -> Result<()> {
+        self.read_ahead_upto(i, usize::MAX, bufs, lens)
+    }
+
+    /// The last block that may hold a key at most `key` (below `key`
+    /// unless `inclusive`); [`Index::len`] when that is every block.
+    pub fn last_block_for_bound(&self, key: &[u8], inclusive: bool) -> usize {
+        // `(key, 0)` is the last version of `key` in internal order,
+        // `(key, MAX_SEQNO)` the first: the block found holds it, or would.
+        let seq = if inclusive { 0 } else { MAX_SEQNO };
+        self.index.find(key, seq)
+    }
+
+    /// [`read_ahead`](Table::read_ahead), reading no block after `limit`
+    /// (but block `i` in any case).
+    pub(crate) fn read_ahead_upto(
+        &self,
+        i: usize,
+        limit: usize,
+        bufs: &mut Vec<Vec<u8>>,
+        lens: &mut Vec<usize>,
+    ) -> Result<()> {
         debug_assert!(bufs.is_empty());
         lens.clear();
         let Some(first) = self.index.handle(i) else {
             return Ok(());
         };
         let (last, _) = self.index.run_within(i, READAHEAD_BYTES);
+        let last = last.min(limit).max(i);
         lens.extend((i..=last).filter_map(|j| Some(self.index.handle(j)?.size as usize)));
         bufs.extend(lens.iter().map(|&len| spare_buffer(len)));
         self.file()?

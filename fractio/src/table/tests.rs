@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use std::cmp::Ordering;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -630,6 +631,70 @@ fn a_scan_looks_each_block_up_once() {
     iter.seek(&entries[5000].0, MAX_SEQNO).unwrap();
     assert_eq!(current(&iter), Some(entries[5000].clone()));
     assert_eq!((cold_cache.hits(), cold_cache.misses()), (0, 1));
+}
+
+/// Goal: a cursor told its reader's upper bound reads no block past the
+/// one that holds the bound, however it reads ahead, and still reads any
+/// block it is moved to. Method: scan an uncached table up to a bound a
+/// few blocks in, with and without telling the cursor, through a file
+/// that records the furthest byte read; then step past the bound.
+#[test]
+fn reading_ahead_stops_at_the_upper_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let (entries, path) = ordered_table(dir.path());
+    let bytes = std::fs::read(&path).unwrap();
+    let bound = &entries[150].0;
+    for (told, inclusive) in [(false, false), (true, false), (true, true)] {
+        let file = Arc::new(FurthestRead(MemFile(bytes.clone()), AtomicU64::new(0)));
+        let cache = Arc::new(BlockCache::new(64 << 20));
+        let table = Table::open(Arc::clone(&file) as _, path.clone(), 7, cache).unwrap();
+        let limit = table.last_block_for_bound(bound, inclusive);
+        assert!((3..10).contains(&limit), "{limit}");
+        let limit_end = table.index().handle(limit).unwrap().end();
+        file.1.store(0, AtomicOrdering::Relaxed); // forget the footer, index, filter
+        let mut iter = table.iter();
+        if told {
+            iter.set_upper_bound(bound, inclusive);
+        }
+        iter.seek_to_first().unwrap();
+        let mut seen = Vec::new();
+        while iter.valid() && iter.key() < bound.as_slice() {
+            seen.push(current(&iter).unwrap());
+            iter.next().unwrap();
+        }
+        assert_eq!(seen, entries[..150]);
+        let furthest = file.1.load(AtomicOrdering::Relaxed);
+        if told {
+            assert_eq!(furthest, limit_end, "read past the bound's block");
+        } else {
+            assert!(
+                furthest > limit_end + (16 << 10),
+                "read ahead to {furthest}"
+            );
+        }
+        // Past the bound, the cursor reads on.
+        let mut rest = Vec::new();
+        while iter.valid() {
+            rest.push(current(&iter).unwrap());
+            iter.next().unwrap();
+        }
+        assert_eq!(rest, entries[150..]);
+    }
+}
+
+/// A file that records the end of the furthest read.
+struct FurthestRead(MemFile, AtomicU64);
+
+impl RandomAccessFile for FurthestRead {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.1
+            .fetch_max(offset + buf.len() as u64, AtomicOrdering::Relaxed);
+        self.0.read_exact_at(buf, offset)
+    }
+
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
 }
 
 /// Goal: a long scan through a full cache reads through it: it leaves the
