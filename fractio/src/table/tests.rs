@@ -606,6 +606,14 @@ fn ordered_table(dir: &Path) -> (Vec<Entry>, PathBuf) {
     (entries, path)
 }
 
+/// [`ordered_table`], open with an empty cache large enough for it.
+fn ordered_table_open(dir: &Path) -> (Vec<Entry>, Arc<Table>, Arc<BlockCache>) {
+    let (entries, path) = ordered_table(dir);
+    let cache = Arc::new(BlockCache::new(64 << 20));
+    let table = open(&path, &cache).unwrap();
+    (entries, table, cache)
+}
+
 /// Goal: a scan looks each block up in the cache once: a miss is read
 /// from disk, not looked up again (which cost a second lookup and counted
 /// a second miss). Method: scan a table through an empty cache large
@@ -613,9 +621,7 @@ fn ordered_table(dir: &Path) -> (Vec<Entry>, PathBuf) {
 #[test]
 fn a_scan_looks_each_block_up_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (entries, path) = ordered_table(dir.path());
-    let cache = Arc::new(BlockCache::new(64 << 20));
-    let table = open(&path, &cache).unwrap();
+    let (entries, table, cache) = ordered_table_open(dir.path());
     let blocks = table.properties().data_blocks;
     assert!(blocks > 100, "{blocks} blocks");
     let mut iter = table.iter();
@@ -626,7 +632,7 @@ fn a_scan_looks_each_block_up_once() {
     assert_eq!((cache.hits(), cache.misses()), (blocks, blocks));
     // A seek to a block that is not cached counts one miss too.
     let cold_cache = Arc::new(BlockCache::new(64 << 20));
-    let cold = open(&path, &cold_cache).unwrap();
+    let cold = open(table.path(), &cold_cache).unwrap();
     let mut iter = cold.iter();
     iter.seek(&entries[5000].0, MAX_SEQNO).unwrap();
     assert_eq!(current(&iter), Some(entries[5000].clone()));
@@ -790,9 +796,7 @@ fn lookups_that_reuse_the_last_block_answer_as_the_full_path() {
 #[test]
 fn lookups_in_key_order_read_ahead() {
     let dir = tempfile::tempdir().unwrap();
-    let (entries, path) = ordered_table(dir.path());
-    let cache = Arc::new(BlockCache::new(64 << 20));
-    let table = open(&path, &cache).unwrap();
+    let (entries, table, cache) = ordered_table_open(dir.path());
     let blocks = table.properties().data_blocks;
     assert!(blocks > 300, "{blocks} blocks");
     for (key, seq, kind, value) in &entries {
@@ -804,7 +808,7 @@ fn lookups_in_key_order_read_ahead() {
     assert!(misses * 8 <= blocks, "{misses} misses for {blocks} blocks");
 
     let cache = Arc::new(BlockCache::new(64 << 20));
-    let table = open(&path, &cache).unwrap();
+    let table = open(table.path(), &cache).unwrap();
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.shuffle(&mut StdRng::seed_from_u64(5));
     for i in order {
