@@ -12,7 +12,8 @@
 //! entry: 55% false positives when full, each a skiplist descent for a
 //! lookup of a key it does not hold (`contains`). The filter is 1/32 of
 //! the arena (1 MiB for a 32 MiB memtable), backed by memory as it is
-//! written.
+//! written. Too large to stay in L2, it made inserts slower: `seq-write`
+//! 0.91x, `delete` 0.88x in alternating runs, against `contains` 1.2x.
 //!
 //! Thread-safety: bits are only ever set, with `fetch_or`. An insert sets
 //! its bits before the skiplist links the node (release), so a reader that
