@@ -72,7 +72,7 @@ impl<T: Deref<Target = [Arc<TableHandle>]>> LevelIter<T> {
     /// Tells the cursor that its reader wants no key above `key` (and
     /// `key` itself only if `inclusive`), so reading ahead in the last
     /// table stops where the bound lies (see
-    /// [`TableIter::set_upper_bound`]). Tables before the last end below
+    /// [`TableIter::set_read_limit`]). Tables before the last end below
     /// the bound when they are the run of a level that overlaps a range.
     pub fn set_upper_bound(&mut self, key: &[u8], inclusive: bool) {
         self.last_read_limit = self

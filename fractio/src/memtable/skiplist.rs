@@ -480,8 +480,6 @@ fn compare_keys(a: &[u8], b: &[u8]) -> Ordering {
 /// probability 1/4, from a per-thread generator (no shared state per
 /// insert).
 pub(super) fn random_height() -> usize {
-    use std::cell::Cell;
-    use std::sync::atomic::AtomicU64;
     thread_local! {
         static STATE: Cell<u64> = const { Cell::new(0) };
     }

@@ -48,8 +48,8 @@ pub struct TableIter {
     /// The sizes of the blocks being read ahead (reused).
     ahead_lens: Vec<usize>,
     /// The last block the cursor's reader wants (see
-    /// [`set_upper_bound`](TableIter::set_upper_bound)): no read ahead
-    /// goes past it.
+    /// [`set_read_limit`](TableIter::set_read_limit)): no read ahead goes
+    /// past it.
     read_limit: usize,
 }
 
@@ -69,19 +69,13 @@ impl TableIter {
         }
     }
 
-    /// Tells the cursor that its reader wants no key above `key` (and
-    /// `key` itself only if `inclusive`): reading ahead stops at the block
-    /// that holds `key`'s place, instead of reading up to
-    /// [`READAHEAD_BYTES`] of blocks a bounded scan never reaches (a scan
-    /// of a few blocks read 64 KiB). The cursor still reads any block it is
+    /// Tells the cursor that its reader wants no block after `block` (for
+    /// a bounded scan, [`Table::last_block_for_bound`] of its bound):
+    /// reading ahead stops there, instead of reading up to
+    /// [`READAHEAD_BYTES`] of blocks the scan never reaches (a scan of a
+    /// few blocks read 64 KiB). The cursor still reads any block it is
     /// moved to.
-    pub fn set_upper_bound(&mut self, key: &[u8], inclusive: bool) {
-        self.read_limit = self.table.last_block_for_bound(key, inclusive);
-    }
-
-    /// [`set_upper_bound`](TableIter::set_upper_bound) with the block it
-    /// computes, [`Table::last_block_for_bound`].
-    pub(crate) fn set_read_limit(&mut self, block: usize) {
+    pub fn set_read_limit(&mut self, block: usize) {
         self.read_limit = block;
     }
 

@@ -660,7 +660,7 @@ fn reading_ahead_stops_at_the_upper_bound() {
         file.1.store(0, AtomicOrdering::Relaxed); // forget the footer, index, filter
         let mut iter = table.iter();
         if told {
-            iter.set_upper_bound(bound, inclusive);
+            iter.set_read_limit(limit);
         }
         iter.seek_to_first().unwrap();
         let mut seen = Vec::new();
