@@ -489,7 +489,12 @@ mod tests {
 
     /// How many trees deep the index nests.
     fn depth(tree: &ProbeTree) -> usize {
-        1 + tree.runs.iter().map(|run| depth(&run.tree)).max().unwrap_or(0)
+        1 + tree
+            .runs
+            .iter()
+            .map(|run| depth(&run.tree))
+            .max()
+            .unwrap_or(0)
     }
 
     #[test]
@@ -509,7 +514,9 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(0x5e57);
         let suffix = |rng: &mut StdRng| -> Vec<u8> {
             let len = rng.gen_range(0..10);
-            (0..len).map(|_| b"\0-09az\xff"[rng.gen_range(0..7)]).collect()
+            (0..len)
+                .map(|_| b"\0-09az\xff"[rng.gen_range(0..7)])
+                .collect()
         };
         let mut keys: Vec<(Vec<u8>, SeqNo)> = Vec::new();
         for _ in 0..3000 {
@@ -523,7 +530,11 @@ mod tests {
             .map(|(i, (key, seq))| (key.as_slice(), *seq, handle(i as u64 * 100)))
             .collect();
         let index = Index::decode(Arc::new(Block::decode(index_block(&entries)).unwrap())).unwrap();
-        assert!(depth(&index.tree) >= 3, "nested {} deep", depth(&index.tree));
+        assert!(
+            depth(&index.tree) >= 3,
+            "nested {} deep",
+            depth(&index.tree)
+        );
         let (mut certain, mut deep_keys) = (0, 0);
         for round in 0..20_000 {
             // Stored keys, family prefixes cut short or run on, and keys
@@ -538,8 +549,8 @@ mod tests {
             };
             key.extend(suffix(&mut rng).iter().take(rng.gen_range(0..3)));
             let seq = rng.gen_range(0..4);
-            let expected = keys
-                .partition_point(|(k, s)| compare_internal(k, *s, &key, seq) == Ordering::Less);
+            let expected =
+                keys.partition_point(|(k, s)| compare_internal(k, *s, &key, seq) == Ordering::Less);
             assert_eq!(index.find(&key, seq), expected, "{key:?}@{seq}");
             for i in expected.saturating_sub(1)..=expected + 1 {
                 if index.certainly_finds(i, &key) {
