@@ -41,10 +41,6 @@ use std::sync::Arc;
 /// Entries between restart points in data and index blocks.
 pub const RESTART_INTERVAL: usize = 16;
 
-/// Bytes of an entry besides key delta and value: three varint32 headers
-/// (at most 5 bytes each) and the trailer.
-const MAX_ENTRY_OVERHEAD: usize = 15 + 8;
-
 /// Encodes one block. Reused across blocks via [`BlockBuilder::reset`].
 #[derive(Debug)]
 pub struct BlockBuilder {
@@ -110,10 +106,18 @@ impl BlockBuilder {
         self.buf.len() + 4 * self.restarts.len() + 4
     }
 
-    /// An upper bound of the bytes `add` would append for this entry
-    /// (restart slot included).
-    pub fn entry_size_bound(key: &[u8], value: &[u8]) -> usize {
-        key.len() + value.len() + MAX_ENTRY_OVERHEAD + 4
+    /// The bytes [`add`](BlockBuilder::add) would add to the estimated size
+    /// for this entry (its restart slot included).
+    pub fn entry_size(&self, key: &[u8], value: &[u8]) -> usize {
+        let restart = self.counter == self.interval || self.entries == 0;
+        let (shared, slot) = if restart {
+            (0, 4)
+        } else {
+            (common_prefix_len(&self.last_key, key), 0)
+        };
+        let delta = key.len() - shared;
+        let varints = [shared, delta, value.len()].map(|n| coding::varint_len(n as u64));
+        varints.iter().sum::<usize>() + delta + 8 + value.len() + slot
     }
 
     /// Whether no entry was added since the last reset.
@@ -812,7 +816,11 @@ mod tests {
     fn build(entries: &Model, interval: usize) -> Arc<Block> {
         let mut builder = BlockBuilder::new(interval);
         for (key, seq, kind, value) in entries {
+            // The builder's size forecast (which closes table blocks) is
+            // exact.
+            let expected = builder.estimated_size() + builder.entry_size(key, value);
             builder.add(key, *seq, *kind, value);
+            assert_eq!(builder.estimated_size(), expected);
         }
         let size = builder.estimated_size();
         let payload = builder.finish().to_vec();

@@ -440,12 +440,15 @@ impl Table {
             ..TableProperties::default()
         };
         let mut last: Option<(Vec<u8>, SeqNo)> = None;
+        let mut block_end = 0;
         for i in 0..meta.index.len() {
             let (Some(handle), Some((index_key, index_seq))) =
                 (meta.index.handle(i), meta.index.last_key(i))
             else {
                 break;
             };
+            self.verify_padding(block_end, handle.offset)?;
+            block_end = handle.end();
             let block = Arc::new(
                 self.read_block(handle)
                     .and_then(|payload| self.decode_block(handle, payload))?,
@@ -511,6 +514,26 @@ impl Table {
             ));
         }
         Ok(())
+    }
+
+    /// Checks that the bytes `from..to` between two data blocks (padding
+    /// that aligns the second, see `builder.rs`) are all zero.
+    fn verify_padding(&self, from: u64, to: u64) -> Result<()> {
+        if from >= to {
+            return Ok(());
+        }
+        let mut gap = vec![0; (to - from) as usize];
+        (self.file()?)
+            .read_exact_at(&mut gap, from)
+            .map_err(|err| read_error(err, &self.path, from))?;
+        match gap.iter().position(|&byte| byte != 0) {
+            None => Ok(()),
+            Some(at) => Err(Error::corruption(
+                &self.path,
+                from + at as u64,
+                "non-zero padding between data blocks",
+            )),
+        }
     }
 
     /// The in-memory index.
@@ -613,11 +636,27 @@ impl Table {
         };
         let (last, _) = self.index.run_within(i, READAHEAD_BYTES);
         let last = last.min(limit).max(i);
-        lens.extend((i..=last).filter_map(|j| Some(self.index.handle(j)?.size as usize)));
+        // Each buffer takes its block and the padding after it (blocks may
+        // be aligned, see `builder.rs`), so one read covers the run; the
+        // padding is cut off after.
+        let handles = (i..=last).filter_map(|j| self.index.handle(j));
+        let next_offsets = handles.clone().skip(1).map(|h| h.offset);
+        lens.extend(
+            handles
+                .clone()
+                .zip(next_offsets.map(Some).chain([None]))
+                .map(|(h, next)| next.map_or(h.size as usize, |next| (next - h.offset) as usize)),
+        );
         bufs.extend(lens.iter().map(|&len| spare_buffer(len)));
         self.file()?
             .read_exact_at_scattered(bufs, lens, first.offset)
-            .map_err(|err| read_error(err, &self.path, first.offset))
+            .map_err(|err| read_error(err, &self.path, first.offset))?;
+        lens.clear();
+        for (buf, h) in bufs.iter_mut().zip(handles) {
+            buf.truncate(h.size as usize);
+            lens.push(h.size as usize);
+        }
+        Ok(())
     }
 
     /// Data block `i` (at `handle`) from its sealed bytes, read ahead into
