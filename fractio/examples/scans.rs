@@ -8,7 +8,9 @@
 //!
 //! `cargo run --release -p fractio --example scans [N] [ROUNDS]`; under
 //! `perf record -g` the load phase is a small part of the profile with
-//! ROUNDS of 5 or more.
+//! ROUNDS of 5 or more. With `NOCHECK=1` the keys and values are not
+//! compared (only the counts are): the example's own comparison (a key
+//! formatted byte by byte, then loaded whole) took a fifth of the samples.
 
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
@@ -50,6 +52,7 @@ fn main() {
     let stats = db.stats();
     let (hits0, misses0) = (stats.block_cache_hits, stats.block_cache_misses);
 
+    let check = std::env::var_os("NOCHECK").is_none();
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let scans = (n * rounds).div_ceil(SCAN);
     let started = Instant::now();
@@ -60,8 +63,12 @@ fn main() {
         let mut iter = db.range(key(start)..key(start + SCAN));
         while let Some(item) = iter.next_ref() {
             let (k, v) = item.unwrap();
-            assert_eq!(k, &key(expect)[..]);
-            assert_eq!(v, &value(expect)[..]);
+            if check {
+                assert_eq!(k, &key(expect)[..]);
+                assert_eq!(v, &value(expect)[..]);
+            } else {
+                std::hint::black_box((k, v));
+            }
             expect += 1;
         }
         assert_eq!(expect, start + SCAN);
