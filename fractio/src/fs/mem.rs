@@ -44,6 +44,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Page size used by [`MemFs::crash_clone_torn`] to decide which unsynced
 /// bytes of a log segment survive.
@@ -59,6 +60,9 @@ pub struct MemFs {
 struct Shared {
     tree: Mutex<Tree>,
     locks: Mutex<HashSet<PathBuf>>,
+    /// How long a buffered log segment's `sync` takes (see
+    /// [`MemFs::set_log_sync_latency`]).
+    log_sync_latency: Mutex<Duration>,
 }
 
 #[derive(Default)]
@@ -144,6 +148,16 @@ impl MemFs {
         MemFs::default()
     }
 
+    /// Makes the `sync` of every log segment created from now on in
+    /// [`LogMode::Buffered`] (the mode of `Durability::Sync`) take
+    /// `latency` before it makes anything durable, as a disk's would: with
+    /// instant syncs, concurrent `Sync` writers hardly ever wait for one
+    /// another, and the group commit's gathering would go untested. Crash
+    /// clones start with instant syncs.
+    pub fn set_log_sync_latency(&self, latency: Duration) {
+        *self.shared.log_sync_latency.lock() = latency;
+    }
+
     /// What a power loss at this instant would leave: the durable directory
     /// entries, each file cut to its synced bytes (a log segment keeps its
     /// capacity, zeros beyond the synced prefix). The clone shares nothing
@@ -209,6 +223,7 @@ impl MemFs {
             shared: Arc::new(Shared {
                 tree: Mutex::new(clone),
                 locks: Mutex::default(),
+                log_sync_latency: Mutex::default(),
             }),
         }
     }
@@ -374,6 +389,7 @@ impl FileSystem for MemFs {
             LogMode::Buffered => Arc::new(MemBufferedLog {
                 node,
                 buffer: Mutex::new(Vec::new()),
+                latency: *self.shared.log_sync_latency.lock(),
             }),
         })
     }
@@ -514,6 +530,8 @@ impl LogFile for MemHandle {
 struct MemBufferedLog {
     node: Arc<Node>,
     buffer: Mutex<Vec<u8>>,
+    /// How long `sync` takes before it makes anything durable.
+    latency: Duration,
 }
 
 impl LogFile for MemBufferedLog {
@@ -543,6 +561,9 @@ impl LogFile for MemBufferedLog {
     }
 
     fn sync(&self, upto: u64) -> io::Result<()> {
+        if !self.latency.is_zero() {
+            std::thread::sleep(self.latency);
+        }
         let buffer = self.buffer.lock();
         let mut data = self.node.data.lock();
         let upto = usize::try_from(upto)
