@@ -80,6 +80,22 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// Segment `id`, empty, over `file` in `dir`.
+    fn new(id: u64, file: Arc<dyn LogFile>, fs: Arc<dyn FileSystem>, dir: &Path) -> Segment {
+        Segment {
+            id,
+            file,
+            written: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
+            syncing: Mutex::new(SyncState::default()),
+            sync_done: Condvar::new(),
+            dir_synced: AtomicBool::new(false),
+            fs,
+            dir: dir.to_path_buf(),
+        }
+    }
+
     /// Makes every record up to byte `end` durable, sharing the sync with
     /// concurrent callers (see the module doc).
     pub fn sync_to(&self, end: u64) -> io::Result<()> {
@@ -294,18 +310,7 @@ fn create_segment(
     mode: LogMode,
 ) -> io::Result<Arc<Segment>> {
     let file = fs.create_log(&dir.join(segment_name(id)), capacity, mode)?;
-    Ok(Arc::new(Segment {
-        id,
-        file,
-        written: AtomicU64::new(0),
-        records: AtomicU64::new(0),
-        synced: AtomicU64::new(0),
-        syncing: Mutex::new(SyncState::default()),
-        sync_done: Condvar::new(),
-        dir_synced: AtomicBool::new(false),
-        fs: fs.clone(),
-        dir: dir.to_path_buf(),
-    }))
+    Ok(Arc::new(Segment::new(id, file, fs.clone(), dir)))
 }
 
 #[cfg(test)]
@@ -339,18 +344,9 @@ mod tests {
     }
 
     fn segment(file: Arc<SlowLog>) -> Segment {
-        Segment {
-            id: 1,
-            file,
-            written: AtomicU64::new(0),
-            records: AtomicU64::new(0),
-            synced: AtomicU64::new(0),
-            syncing: Mutex::new(SyncState::default()),
-            sync_done: Condvar::new(),
-            dir_synced: AtomicBool::new(true),
-            fs: Arc::new(MemFs::new()),
-            dir: PathBuf::from("/"),
-        }
+        let segment = Segment::new(1, file, Arc::new(MemFs::new()), Path::new("/"));
+        segment.dir_synced.store(true, Ordering::Relaxed); // no directory to sync
+        segment
     }
 
     /// Appends a 100-byte record as `WalWriter::append` publishes one
