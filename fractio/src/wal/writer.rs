@@ -18,7 +18,7 @@
 //! covering about half of them. So a leader first yields the processor
 //! until as many records wait as there were writers around the last sync
 //! (the records it covered plus those appended while it ran), or half the
-//! last sync's duration has passed. A lone writer never waits (the last
+//! last sync's duration has passed (never more than [`MAX_GATHER`]). A lone writer never waits (the last
 //! sync saw one writer); when writers go away, one sync waits out the time
 //! limit and the next expects only the writers that came. Throughput of
 //! the mixed load under `Sync` with 8 threads on 2 cores: see DESIGN.md.
@@ -39,6 +39,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The longest a sync leader gathers writers, however long the last sync
+/// took: writers come back within the microseconds of their own work, so a
+/// sync that stalled on the disk must not make the next one wait as long.
+const MAX_GATHER: Duration = Duration::from_micros(500);
 
 /// The group commit's state (see the module doc).
 #[derive(Default)]
@@ -130,7 +135,11 @@ impl Segment {
         }
         let (last_start, expected, limit) = {
             let state = self.syncing.lock();
-            (state.last_start, state.expected, state.last_duration / 2)
+            (
+                state.last_start,
+                state.expected,
+                (state.last_duration / 2).min(MAX_GATHER),
+            )
         };
         let gathering = Instant::now();
         while self.records.load(Ordering::Acquire) - last_start < expected
