@@ -18,10 +18,11 @@
 //! covering about half of them. So a leader first yields the processor
 //! until as many records wait as there were writers around the last sync
 //! (the records it covered plus those appended while it ran), or half the
-//! last sync's duration has passed (never more than [`MAX_GATHER`]). A lone writer never waits (the last
-//! sync saw one writer); when writers go away, one sync waits out the time
-//! limit and the next expects only the writers that came. Throughput of
-//! the mixed load under `Sync` with 8 threads on 2 cores: see DESIGN.md.
+//! last sync's duration has passed (never more than [`MAX_GATHER`]). A
+//! lone writer never waits (the last sync saw one writer); when writers go
+//! away, one sync waits out the time limit and the next expects only the
+//! writers that came. Throughput of the mixed load under `Sync` with 8
+//! threads on 2 cores: see DESIGN.md.
 //!
 //! The followers wait on the standard library's condition variable, which
 //! wakes them all at once; `parking_lot`'s moves them onto its mutex and
@@ -219,8 +220,6 @@ pub struct WalWriter {
     capacity: u64,
     /// Reused buffer the record is assembled in.
     scratch: Vec<u8>,
-    /// Records appended to `segment`.
-    records: u64,
 }
 
 impl WalWriter {
@@ -242,7 +241,6 @@ impl WalWriter {
             offset: 0,
             capacity,
             scratch: Vec::with_capacity(4096),
-            records: 0,
         })
     }
 
@@ -287,8 +285,9 @@ impl WalWriter {
         self.segment.file.write_at(self.offset, scratch)?;
         self.offset += record_len;
         self.segment.written.store(self.offset, Ordering::Release);
-        self.records += 1;
-        self.segment.records.store(self.records, Ordering::Release);
+        // Only this writer stores the count (see the REQUIRES above).
+        let records = self.segment.records.load(Ordering::Relaxed) + 1;
+        self.segment.records.store(records, Ordering::Release);
         if self.scratch.capacity() > 1 << 20 {
             self.scratch = Vec::with_capacity(4096); // do not pin a huge buffer
         }
@@ -315,7 +314,6 @@ impl WalWriter {
         }
         let segment = create_segment(&self.fs, &self.dir, id, capacity, self.mode)?;
         self.offset = 0;
-        self.records = 0;
         self.capacity = capacity;
         Ok(std::mem::replace(&mut self.segment, segment))
     }
