@@ -47,9 +47,13 @@
 //! one-pass scan of a table far larger than the cache (the `range-scan`
 //! workload) ran 1.36x faster without those inserts.
 //!
-//! Evicted blocks are let go of after the shard's mutex is released, and
-//! the memory of those no reader holds any more is kept as the evicting
-//! thread's spare buffers for its next block reads ([`spare_buffer`]).
+//! Blocks read for the cache live in frames of the cache's
+//! `FramePool` (on huge pages, see `table/buf.rs`) when they fit one;
+//! a frame returns to the pool when its block is dropped. Other blocks
+//! are on the heap: evicted ones are let go of after the shard's mutex is
+//! released, and the memory of those no reader holds any more is kept as
+//! the evicting thread's spare buffers for its next block reads
+//! ([`spare_buffer`]).
 //!
 //! Invariants: a shard's `used` is the sum of the charges of the blocks of
 //! that shard held in slots of live tables; each held block has exactly
@@ -61,6 +65,7 @@
 
 use crate::prefetch;
 use crate::table::block::Block;
+use crate::table::buf::{BlockBuf, FramePool};
 use parking_lot::Mutex;
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -74,6 +79,10 @@ const MAX_FREQ: u8 = 3;
 /// The most shards a cache has; a small cache has fewer (at least 1 MiB
 /// each), so each shard's queues still hold many blocks.
 pub const MAX_SHARDS: usize = 16;
+
+/// The smallest cache whose blocks go into frames: a pool maps 2 MiB at a
+/// time, more than a smaller cache would hold.
+const MIN_FRAMED_CAPACITY: usize = 4 << 20;
 
 /// One stripe of the hit and miss counters, alone on its cache line.
 #[derive(Debug, Default)]
@@ -133,6 +142,9 @@ pub struct BlockCache {
     capacity: usize,
     shards: Box<[Shard]>,
     counters: [Counters; STRIPES],
+    /// The frames blocks read for the cache go into (see [`FramePool`]);
+    /// none for a cache smaller than one of its chunks.
+    frames: Option<FramePool>,
 }
 
 impl std::fmt::Debug for BlockCache {
@@ -162,6 +174,7 @@ impl BlockCache {
                 })
                 .collect(),
             counters: Default::default(),
+            frames: (capacity_bytes >= MIN_FRAMED_CAPACITY).then(FramePool::new),
         }
     }
 
@@ -329,7 +342,9 @@ impl Victims {
     fn release(&mut self) {
         for victim in self.blocks[..self.len].iter_mut() {
             if let Some(block) = victim.take().and_then(|block| Arc::try_unwrap(block).ok()) {
-                keep_spare(block.into_data());
+                if let Some(buffer) = block.into_data().into_vec() {
+                    keep_spare(buffer);
+                }
             }
         }
         self.len = 0;
@@ -508,6 +523,14 @@ impl TableBlocks {
         } else {
             slot.freq.store(SCANNED, Ordering::Relaxed);
         }
+    }
+
+    /// A buffer of `len` bytes (their contents unspecified) to read a
+    /// block into: a frame of the cache's pool when the block fits one,
+    /// else `None` (see [`spare_buffer`]).
+    #[inline]
+    pub fn frame(&self, len: usize) -> Option<BlockBuf> {
+        self.cache.frames.as_ref()?.take(len)
     }
 
     /// Bytes the slots themselves take (not the blocks).

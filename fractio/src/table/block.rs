@@ -32,6 +32,7 @@
 //! A `Block` is immutable and `Send + Sync`; a `BlockIter` is owned by one
 //! thread and holds its block through an `Arc`.
 
+use super::buf::BlockBuf;
 use super::format::{malformed, DecodeError};
 use crate::coding::{self, Reader};
 use crate::types::{compare_internal, SeqNo, ValueKind, MAX_KEY_LEN};
@@ -165,7 +166,7 @@ impl BlockBuilder {
 /// starts.
 #[derive(Debug)]
 pub struct Block {
-    data: Vec<u8>,
+    data: BlockBuf,
     /// Where the entries end and the restart array starts.
     entries_end: usize,
     num_restarts: usize,
@@ -221,7 +222,8 @@ impl RawEntry<'_> {
 
 impl Block {
     /// Decodes an uncompressed block payload, checking its restart array.
-    pub fn decode(data: Vec<u8>) -> Result<Block, DecodeError> {
+    pub fn decode(data: impl Into<BlockBuf>) -> Result<Block, DecodeError> {
+        let data = data.into();
         let Some(count_at) = data.len().checked_sub(4) else {
             return malformed("block shorter than its restart count");
         };
@@ -264,7 +266,7 @@ impl Block {
     }
 
     /// The block's buffer, for reuse.
-    pub fn into_data(self) -> Vec<u8> {
+    pub fn into_data(self) -> BlockBuf {
         self.data
     }
 
@@ -1092,7 +1094,7 @@ mod tests {
                 let len = rng.gen_range(0..64);
                 (0..len).map(|_| rng.gen()).collect()
             } else {
-                let mut bytes = seed.data.clone();
+                let mut bytes = seed.data.to_vec();
                 for _ in 0..rng.gen_range(1..4) {
                     let at = rng.gen_range(0..bytes.len());
                     bytes[at] = rng.gen();

@@ -250,30 +250,47 @@ pub fn seal_block(
     out.len() - start
 }
 
-/// Verifies a sealed block's checksum and returns its uncompressed
-/// payload. `sealed` is the whole block as read from disk; for a raw block
-/// its buffer is reused (no copy).
-pub fn unseal_block(mut sealed: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
+/// What a sealed block holds, once its checksum is verified.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unsealed {
+    /// A raw payload: the sealed bytes' first `usize`.
+    Raw(usize),
+    /// A compressed payload, decompressed.
+    Decompressed(Vec<u8>),
+}
+
+/// Verifies a sealed block's checksum (`sealed` is the whole block as read
+/// from disk) and says where its payload is.
+pub fn unseal(sealed: &[u8]) -> Result<Unsealed, DecodeError> {
     let Some(body_len) = sealed.len().checked_sub(4) else {
         return malformed("block shorter than its trailer");
     };
     let Some(payload_len) = body_len.checked_sub(1) else {
         return malformed("block shorter than its trailer");
     };
-    let stored = coding::get_u32(&sealed, body_len);
+    let stored = coding::get_u32(sealed, body_len);
     let body = sealed.get(..body_len).unwrap_or_default();
     if stored != Some(coding::checksum(body)) {
         return malformed("block checksum mismatch");
     }
     match sealed.get(payload_len).copied() {
-        Some(t) if t == BlockType::Raw as u8 => {
-            sealed.truncate(payload_len);
+        Some(t) if t == BlockType::Raw as u8 => Ok(Unsealed::Raw(payload_len)),
+        Some(t) if t == BlockType::Lz4 as u8 => Ok(Unsealed::Decompressed(decompress(
+            sealed.get(..payload_len).unwrap_or_default(),
+        )?)),
+        _ => malformed("unknown block compression type"),
+    }
+}
+
+/// [`unseal`], returning the uncompressed payload; for a raw block the
+/// buffer is reused (no copy).
+pub fn unseal_block(mut sealed: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
+    match unseal(&sealed)? {
+        Unsealed::Raw(len) => {
+            sealed.truncate(len);
             Ok(sealed)
         }
-        Some(t) if t == BlockType::Lz4 as u8 => {
-            decompress(sealed.get(..payload_len).unwrap_or_default())
-        }
-        _ => malformed("unknown block compression type"),
+        Unsealed::Decompressed(payload) => Ok(payload),
     }
 }
 

@@ -26,6 +26,7 @@
 //! the table's path and the offset of the damaged block.
 
 pub mod block;
+pub mod buf;
 mod builder;
 mod files;
 pub mod filter;

@@ -37,13 +37,14 @@
 //! path and the offset of the block (or footer) that holds it.
 
 use super::block::{common_prefix_len, After, Block};
+use super::buf::BlockBuf;
 use super::files::OpenFiles;
 use super::filter::Filter;
-use super::format::{unseal_block, BlockHandle, DecodeError, Footer, FOOTER_LEN};
+use super::format::{unseal, unseal_block, BlockHandle, DecodeError, Footer, Unsealed, FOOTER_LEN};
 use super::index::Index;
 use super::iter::{TableIter, READAHEAD_BYTES};
 use super::properties::TableProperties;
-use crate::cache::{spare_buffer, BlockCache, TableBlocks};
+use crate::cache::{keep_spare, spare_buffer, BlockCache, TableBlocks};
 use crate::fs::RandomAccessFile;
 use crate::types::{compare_internal, compare_user_keys, key_hash, SeqNo, ValueKind, MAX_SEQNO};
 use crate::{Error, Result, Slice};
@@ -672,6 +673,10 @@ impl Table {
     ) -> Result<Arc<Block>> {
         let payload = unseal_block(sealed)
             .map_err(|err| Error::corruption(&self.path, handle.offset, err.0))?;
+        let payload = match fill_cache {
+            true => self.framed(payload),
+            false => payload.into(),
+        };
         let block = Arc::new(self.decode_block(handle, payload)?);
         if fill_cache {
             self.blocks.insert(i, &block);
@@ -685,15 +690,46 @@ impl Table {
         self.blocks.insert_scanned(i, block);
     }
 
-    /// Reads, verifies and decompresses the block at `handle`, into the
-    /// memory of a block this thread evicted if it has one.
-    fn read_block(&self, handle: BlockHandle) -> Result<Vec<u8>> {
-        read_block_into(
-            spare_buffer(handle.size as usize),
-            &*self.file()?,
-            &self.path,
-            handle,
-        )
+    /// Reads, verifies and decompresses the block at `handle`: into a
+    /// frame of the block cache when it fits one (see `buf.rs`), else into
+    /// the memory of a block this thread evicted if it has one.
+    fn read_block(&self, handle: BlockHandle) -> Result<BlockBuf> {
+        let file = self.file()?;
+        let Some(mut frame) = self.blocks.frame(handle.size as usize) else {
+            return read_block_into(
+                spare_buffer(handle.size as usize),
+                &*file,
+                &self.path,
+                handle,
+            )
+            .map(BlockBuf::from);
+        };
+        read_at(&*file, &self.path, &mut frame, handle.offset)?;
+        match unseal(&frame).map_err(|err| self.corruption(handle.offset, err))? {
+            Unsealed::Raw(len) => {
+                frame.truncate(len);
+                Ok(frame)
+            }
+            Unsealed::Decompressed(payload) => Ok(payload.into()),
+        }
+    }
+
+    /// `payload` moved into a frame of the block cache if it fits one, its
+    /// buffer kept as a spare. Blocks read ahead land in buffers of their
+    /// own; cached as they are, they would fill the cache with heap
+    /// memory while the frames of the blocks they evict sit unused in the
+    /// pool, and the process would hold the cache's budget twice (the
+    /// suite's peak RSS was 16-24 MiB higher). The copy is of a block
+    /// just read, a fraction of a microsecond once per 4 KiB.
+    fn framed(&self, payload: Vec<u8>) -> BlockBuf {
+        match self.blocks.frame(payload.len()) {
+            Some(mut frame) => {
+                frame.copy_from_slice(&payload);
+                keep_spare(payload);
+                frame
+            }
+            None => payload.into(),
+        }
     }
 
     /// The open file, opening it again if it was closed.
@@ -725,7 +761,7 @@ impl Table {
         self.file.lock().take().is_some()
     }
 
-    fn decode_block(&self, handle: BlockHandle, payload: Vec<u8>) -> Result<Block> {
+    fn decode_block(&self, handle: BlockHandle, payload: impl Into<BlockBuf>) -> Result<Block> {
         Block::decode(payload).map_err(|err| self.corruption(handle.offset, err))
     }
 
