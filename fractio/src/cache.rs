@@ -81,7 +81,7 @@ const MAX_FREQ: u8 = 3;
 pub const MAX_SHARDS: usize = 16;
 
 /// The smallest cache whose blocks go into frames: a pool maps 2 MiB at a
-/// time, more than a smaller cache would hold.
+/// time, too coarse for a cache of a few blocks.
 const MIN_FRAMED_CAPACITY: usize = 4 << 20;
 
 /// One stripe of the hit and miss counters, alone on its cache line.
@@ -143,7 +143,7 @@ pub struct BlockCache {
     shards: Box<[Shard]>,
     counters: [Counters; STRIPES],
     /// The frames blocks read for the cache go into (see [`FramePool`]);
-    /// none for a cache smaller than one of its chunks.
+    /// none for a cache under [`MIN_FRAMED_CAPACITY`].
     frames: Option<FramePool>,
 }
 

@@ -270,6 +270,12 @@ impl Block {
         self.data
     }
 
+    /// Whether the block lives in a frame of a block cache's pool (see
+    /// `buf.rs`) rather than on the heap.
+    pub fn in_frame(&self) -> bool {
+        self.data.is_frame()
+    }
+
     /// The memory the block takes, for cache accounting.
     pub fn charge(&self) -> usize {
         self.data.capacity() + std::mem::size_of::<Block>()

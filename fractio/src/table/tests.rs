@@ -861,6 +861,46 @@ fn lookups_in_key_order_read_ahead() {
     }
 }
 
+/// Goal: the blocks point lookups cache live in frames of the cache's
+/// pool (on huge pages), whether read alone or read ahead and copied, and
+/// a cache too small for a pool keeps them on the heap. Method: look keys
+/// up in key order (read ahead) and shuffled (one block per miss), then
+/// inspect every cached block.
+#[test]
+fn cached_blocks_live_in_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let (entries, path) = ordered_table(dir.path());
+    let order: Vec<usize> = (0..entries.len()).collect();
+    let shuffled = {
+        let mut order = order.clone();
+        order.shuffle(&mut StdRng::seed_from_u64(9));
+        order
+    };
+    for (lookups, cache_size, framed) in [
+        (&order, 64 << 20, true),
+        (&shuffled, 64 << 20, true),
+        (&shuffled, 1 << 20, false),
+    ] {
+        let table = open(&path, &Arc::new(BlockCache::new(cache_size))).unwrap();
+        for &i in lookups {
+            let (key, seq, kind, value) = &entries[i];
+            let got = get(&table, key, MAX_SEQNO).unwrap();
+            assert_eq!(got, Some((*seq, *kind, value.clone())));
+        }
+        let cached: Vec<bool> = (0..table.index().len())
+            .filter_map(|i| table.cached_block(i))
+            .map(|block| block.in_frame())
+            .collect();
+        assert!(cached.len() > 10, "{} blocks cached", cached.len());
+        assert!(
+            cached.iter().all(|&in_frame| in_frame == framed),
+            "cache of {cache_size} bytes: {} of {} blocks in frames",
+            cached.iter().filter(|&&f| f).count(),
+            cached.len()
+        );
+    }
+}
+
 /// Goal: a damaged block read ahead is not cached and not hidden: the
 /// lookup that needs it reports it (file and block offset), and lookups
 /// on both sides still work. Method: flip a byte inside block 40, look up
