@@ -253,7 +253,7 @@ pub fn seal_block(
 /// What a sealed block holds, once its checksum is verified.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Unsealed {
-    /// A raw payload: the sealed bytes' first `usize`.
+    /// A raw payload: the first `n` of the sealed bytes (`Raw(n)`).
     Raw(usize),
     /// A compressed payload, decompressed.
     Decompressed(Vec<u8>),

@@ -15,6 +15,8 @@
 //!   footer, format version, [`DecodeError`](format::DecodeError).
 //! - `block`: data/index block encoding, decoded [`Block`](block::Block),
 //!   point lookup and [`BlockIter`](block::BlockIter).
+//! - `buf`: the memory a decoded block lives in ([`BlockBuf`](buf::BlockBuf)):
+//!   a `Vec`'s, or a frame of the block cache's pool on huge pages.
 //! - `filter`: the cache-line blocked bloom filter.
 //! - `index`: the index block, decoded into flat arrays when opened.
 //! - `properties`: [`TableProperties`].
