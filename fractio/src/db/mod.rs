@@ -44,7 +44,7 @@ use crate::version::manifest::{self, ManifestWriter};
 use crate::version::OpenTables;
 use crate::version::{Version, VersionEdit};
 use crate::wal::writer::{Appended, Segment, WalWriter};
-use crate::{Error, Result, Value};
+use crate::{Error, Result, Slice, Value};
 use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use snapshot::{Snapshot, SnapshotList};
@@ -457,18 +457,14 @@ impl DbInner {
         range: R,
         seq: Option<SeqNo>,
     ) -> Iter {
-        let owned = |bound: Bound<&K>| match bound {
-            Bound::Included(key) => Bound::Included(key.as_ref().to_vec()),
-            Bound::Excluded(key) => Bound::Excluded(key.as_ref().to_vec()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
+        let owned = |bound: Bound<&K>| bound.map(|key| Slice::copy_from(key.as_ref()));
         self.iter_at(owned(range.start_bound()), owned(range.end_bound()), seq)
     }
 
     pub(crate) fn iter_at(
         &self,
-        lower: Bound<Vec<u8>>,
-        upper: Bound<Vec<u8>>,
+        lower: Bound<Slice>,
+        upper: Bound<Slice>,
         seq: Option<SeqNo>,
     ) -> Iter {
         loop {

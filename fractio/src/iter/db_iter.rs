@@ -42,11 +42,12 @@
 
 use std::fmt;
 use std::iter::FusedIterator;
-use std::ops::Bound;
+use std::ops::{Bound, Deref};
 use std::sync::Arc;
 
 use crate::iter::source::DbCursor;
 use crate::iter::{InternalIterator, KeyRange};
+use crate::slice::INLINE_CAPACITY;
 use crate::types::{
     compare_user_keys, prefix_successor, user_keys_equal, SeqNo, ValueKind, MAX_SEQNO,
 };
@@ -65,13 +66,29 @@ pub trait CursorSource: Send + Sync {
 
 /// The bounds `(Included(prefix), Excluded(successor))` that select exactly
 /// the keys starting with `prefix`; the upper bound is `Unbounded` when no
-/// successor exists (an empty or all-0xff prefix).
-pub fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    let upper = match prefix_successor(prefix) {
+/// successor exists (an empty or all-0xff prefix). Bounds are `Slice`s so
+/// that a scan of a short prefix allocates nothing for them.
+pub fn prefix_bounds(prefix: &[u8]) -> (Bound<Slice>, Bound<Slice>) {
+    let upper = match successor(prefix) {
         Some(successor) => Bound::Excluded(successor),
         None => Bound::Unbounded,
     };
-    (Bound::Included(prefix.to_vec()), upper)
+    (Bound::Included(Slice::copy_from(prefix)), upper)
+}
+
+/// [`prefix_successor`] as a `Slice`, built on the stack when it fits one
+/// inline.
+fn successor(prefix: &[u8]) -> Option<Slice> {
+    let last = prefix.iter().rposition(|&byte| byte < 0xff)?;
+    let mut buf = [0u8; INLINE_CAPACITY];
+    match buf.get_mut(..=last) {
+        Some(successor) => {
+            successor.copy_from_slice(&prefix[..=last]);
+            successor[last] += 1;
+            Some(Slice::copy_from(successor))
+        }
+        None => prefix_successor(prefix).map(Slice::from),
+    }
 }
 
 /// A double-ended iterator over the user entries of a snapshot within a
@@ -79,8 +96,8 @@ pub fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 pub struct Iter {
     source: Arc<dyn CursorSource>,
     snapshot: SeqNo,
-    lower: Bound<Vec<u8>>,
-    upper: Bound<Vec<u8>>,
+    lower: Bound<Slice>,
+    upper: Bound<Slice>,
     front: Option<DbCursor>,
     back: Option<DbCursor>,
     /// The key under a tombstone the front is skipping, or of the entry
@@ -100,8 +117,8 @@ impl Iter {
     pub fn new(
         source: Arc<dyn CursorSource>,
         snapshot: SeqNo,
-        lower: Bound<Vec<u8>>,
-        upper: Bound<Vec<u8>>,
+        lower: Bound<Slice>,
+        upper: Bound<Slice>,
     ) -> Iter {
         Iter {
             source,
@@ -188,8 +205,8 @@ impl Iter {
     /// The range both cursors are made for.
     fn range(&self) -> KeyRange<'_> {
         KeyRange::new(
-            self.lower.as_ref().map(Vec::as_slice),
-            self.upper.as_ref().map(Vec::as_slice),
+            self.lower.as_ref().map(Slice::deref),
+            self.upper.as_ref().map(Slice::deref),
         )
     }
 
@@ -203,7 +220,7 @@ impl Iter {
             Bound::Excluded(key) => {
                 // (key, 0) is the last version `key` can have.
                 cursor.seek(key, 0)?;
-                while cursor.valid() && cursor.key() == key.as_slice() {
+                while cursor.valid() && cursor.key() == &key[..] {
                     cursor.next()?;
                 }
             }
@@ -257,8 +274,8 @@ impl Iter {
             ..
         } = self;
         let range = KeyRange::new(
-            lower.as_ref().map(Vec::as_slice),
-            upper.as_ref().map(Vec::as_slice),
+            lower.as_ref().map(Slice::deref),
+            upper.as_ref().map(Slice::deref),
         );
         let front = front.as_mut().expect("front cursor was just made");
         let back = back.as_ref();
@@ -303,8 +320,8 @@ impl Iter {
             ..
         } = self;
         let range = KeyRange::new(
-            lower.as_ref().map(Vec::as_slice),
-            upper.as_ref().map(Vec::as_slice),
+            lower.as_ref().map(Slice::deref),
+            upper.as_ref().map(Slice::deref),
         );
         let snapshot = *snapshot;
         let back = back.as_mut().expect("back cursor was just made");
@@ -472,12 +489,12 @@ mod tests {
     fn iter(
         source: &Arc<TestSource>,
         snapshot: SeqNo,
-        bounds: &(Bound<Vec<u8>>, Bound<Vec<u8>>),
+        bounds: &(Bound<Slice>, Bound<Slice>),
     ) -> Iter {
         Iter::new(source.clone(), snapshot, bounds.0.clone(), bounds.1.clone())
     }
 
-    fn unbounded() -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    fn unbounded() -> (Bound<Slice>, Bound<Slice>) {
         (Bound::Unbounded, Bound::Unbounded)
     }
 
@@ -514,7 +531,7 @@ mod tests {
     fn oracle(
         children: &[Vec<Entry>],
         snapshot: SeqNo,
-        bounds: &(Bound<Vec<u8>>, Bound<Vec<u8>>),
+        bounds: &(Bound<Slice>, Bound<Slice>),
     ) -> Vec<Pair> {
         let mut newest: BTreeMap<Vec<u8>, &Entry> = BTreeMap::new();
         for entry in children.iter().flatten().filter(|e| e.seq <= snapshot) {
@@ -527,8 +544,8 @@ mod tests {
             .into_iter()
             .filter(|(key, entry)| {
                 let range = KeyRange::new(
-                    bounds.0.as_ref().map(Vec::as_slice),
-                    bounds.1.as_ref().map(Vec::as_slice),
+                    bounds.0.as_ref().map(Slice::deref),
+                    bounds.1.as_ref().map(Slice::deref),
                 );
                 entry.kind == ValueKind::Value && range.above_lower(key) && range.below_upper(key)
             })
@@ -567,15 +584,15 @@ mod tests {
         (children, total as SeqNo)
     }
 
-    fn random_bound(rng: &mut StdRng) -> Bound<Vec<u8>> {
+    fn random_bound(rng: &mut StdRng) -> Bound<Slice> {
         match rng.gen_range(0..3) {
             0 => Bound::Unbounded,
-            1 => Bound::Included(random_key(rng)),
-            _ => Bound::Excluded(random_key(rng)),
+            1 => Bound::Included(random_key(rng).into()),
+            _ => Bound::Excluded(random_key(rng).into()),
         }
     }
 
-    fn random_bounds(rng: &mut StdRng) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    fn random_bounds(rng: &mut StdRng) -> (Bound<Slice>, Bound<Slice>) {
         if rng.gen_bool(0.2) {
             let prefix = random_key(rng);
             prefix_bounds(&prefix)
@@ -719,10 +736,7 @@ mod tests {
         ];
         for (snapshot, want) in expect_k.iter().enumerate() {
             let snapshot = snapshot as SeqNo;
-            let bounds = (
-                Bound::Included(b"k".to_vec()),
-                Bound::Included(b"k".to_vec()),
-            );
+            let bounds = (Bound::Included(b"k".into()), Bound::Included(b"k".into()));
             let want = want.map(|v| (b"k".to_vec(), v.as_bytes().to_vec()));
             assert_eq!(pair(iter(&source, snapshot, &bounds).next_back()), want);
             assert_eq!(pair(iter(&source, snapshot, &bounds).next()), want);
@@ -874,13 +888,36 @@ mod tests {
         assert_eq!(
             prefix_bounds(b"a\xff"),
             (
-                Bound::Included(b"a\xff".to_vec()),
-                Bound::Excluded(b"b".to_vec())
+                Bound::Included(b"a\xff".into()),
+                Bound::Excluded(b"b".into())
             )
         );
         assert_eq!(
             prefix_bounds(b"\xff"),
-            (Bound::Included(b"\xff".to_vec()), Bound::Unbounded)
+            (Bound::Included(b"\xff".into()), Bound::Unbounded)
         );
+        // Successors built on the stack and, past a `Slice`'s inline
+        // capacity, on the heap agree with `prefix_successor`.
+        for len in [
+            1,
+            INLINE_CAPACITY - 1,
+            INLINE_CAPACITY,
+            INLINE_CAPACITY + 1,
+            300,
+        ] {
+            for tail in [0, 1, 3] {
+                let mut prefix = vec![b'p'; len];
+                prefix.extend(std::iter::repeat_n(0xff, tail));
+                let want = prefix_successor(&prefix).expect("a byte below 0xff");
+                assert_eq!(
+                    prefix_bounds(&prefix),
+                    (
+                        Bound::Included(prefix.as_slice().into()),
+                        Bound::Excluded(want.into())
+                    ),
+                    "prefix of {len} + {tail} bytes"
+                );
+            }
+        }
     }
 }

@@ -792,6 +792,9 @@ impl BlockIter {
         };
         self.key.truncate(entry.shared);
         if entry.delta.len() <= 16 {
+            // One allocation for a new cursor's first key, not one per
+            // doubling as the pushes below fill it.
+            self.key.reserve(entry.delta.len());
             // Cheaper than a `memcpy` call for the usual few bytes.
             for &byte in entry.delta {
                 self.key.push(byte);
