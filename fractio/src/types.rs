@@ -7,6 +7,7 @@
 //! version of a key first. Sequence numbers are unique per entry, so the
 //! kind never takes part in the order.
 
+use crate::slice::{Slice, INLINE_CAPACITY};
 use std::cmp::Ordering;
 
 /// A sequence number: the commit order of a write. Every entry of a write
@@ -118,14 +119,30 @@ pub fn key_hash(key: &[u8]) -> u64 {
 /// The smallest byte string greater than every string that starts with
 /// `prefix`, or `None` when there is none (the prefix is empty or all 0xff).
 pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Some(end);
+    prefix_successor_slice(prefix).map(|successor| successor.to_vec())
+}
+
+/// [`prefix_successor`] as a [`Slice`]: `prefix` without its trailing 0xff
+/// bytes, the last one left incremented. Built on the stack, so a successor
+/// that fits a `Slice` inline costs no allocation (a prefix scan's bound).
+pub(crate) fn prefix_successor_slice(prefix: &[u8]) -> Option<Slice> {
+    let last = prefix.iter().rposition(|&byte| byte < 0xff)?;
+    let fill = |successor: &mut [u8]| {
+        successor.copy_from_slice(&prefix[..=last]);
+        successor[last] += 1;
+    };
+    let mut inline = [0u8; INLINE_CAPACITY];
+    Some(match inline.get_mut(..=last) {
+        Some(successor) => {
+            fill(successor);
+            Slice::copy_from(successor)
         }
-    }
-    None
+        None => {
+            let mut successor = vec![0; last + 1];
+            fill(&mut successor);
+            Slice::from(successor)
+        }
+    })
 }
 
 #[cfg(test)]

@@ -47,9 +47,8 @@ use std::sync::Arc;
 
 use crate::iter::source::DbCursor;
 use crate::iter::{InternalIterator, KeyRange};
-use crate::slice::INLINE_CAPACITY;
 use crate::types::{
-    compare_user_keys, prefix_successor, user_keys_equal, SeqNo, ValueKind, MAX_SEQNO,
+    compare_user_keys, prefix_successor_slice, user_keys_equal, SeqNo, ValueKind, MAX_SEQNO,
 };
 use crate::{Error, Key, Result, Slice, Value};
 
@@ -69,26 +68,11 @@ pub trait CursorSource: Send + Sync {
 /// successor exists (an empty or all-0xff prefix). Bounds are `Slice`s so
 /// that a scan of a short prefix allocates nothing for them.
 pub fn prefix_bounds(prefix: &[u8]) -> (Bound<Slice>, Bound<Slice>) {
-    let upper = match successor(prefix) {
+    let upper = match prefix_successor_slice(prefix) {
         Some(successor) => Bound::Excluded(successor),
         None => Bound::Unbounded,
     };
     (Bound::Included(Slice::copy_from(prefix)), upper)
-}
-
-/// [`prefix_successor`] as a `Slice`, built on the stack when it fits one
-/// inline.
-fn successor(prefix: &[u8]) -> Option<Slice> {
-    let last = prefix.iter().rposition(|&byte| byte < 0xff)?;
-    let mut buf = [0u8; INLINE_CAPACITY];
-    match buf.get_mut(..=last) {
-        Some(successor) => {
-            successor.copy_from_slice(&prefix[..=last]);
-            successor[last] += 1;
-            Some(Slice::copy_from(successor))
-        }
-        None => prefix_successor(prefix).map(Slice::from),
-    }
 }
 
 /// A double-ended iterator over the user entries of a snapshot within a
@@ -422,6 +406,8 @@ impl fmt::Debug for Iter {
 
 #[cfg(test)]
 mod tests {
+    use crate::slice::INLINE_CAPACITY;
+    use crate::types::prefix_successor;
     use std::collections::{BTreeMap, VecDeque};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
