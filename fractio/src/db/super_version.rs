@@ -149,7 +149,7 @@ impl CursorSource for SuperVersion {
             if range.overlaps(&handle.meta.smallest_key, &handle.meta.largest_key) {
                 let mut iter = handle.table.iter();
                 if let Some((key, inclusive)) = upper {
-                    iter.set_read_limit(handle.table.last_block_for_bound(key, inclusive));
+                    iter.set_upper_bound(Slice::copy_from(key), inclusive);
                 }
                 children.push(SourceCursor::Table(iter));
             }

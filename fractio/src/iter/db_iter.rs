@@ -35,8 +35,10 @@
 //!
 //! Per item the forward path copies the key and the value once, into the
 //! returned [`Slice`]s (inline up to 118 bytes, so no heap allocation), and
-//! compares keys in place; it only copies a key into a reusable buffer to
-//! skip the older versions under a tombstone. The backward path meets the
+//! compares keys in place. It moves past a key's older versions with
+//! [`InternalIterator::next_key`], which copies the key into a reusable
+//! buffer only where a cursor cannot tell a new key without (a table
+//! block's last entry, more than one source at the key). The backward path meets the
 //! oldest version of a key first, so it keeps a copy of the newest visible
 //! value seen so far while it walks to the newer ones.
 
@@ -84,8 +86,8 @@ pub struct Iter {
     upper: Bound<Slice>,
     front: Option<DbCursor>,
     back: Option<DbCursor>,
-    /// The key under a tombstone the front is skipping, or of the entry
-    /// lent by `next_ref`; reused.
+    /// The buffer the front's `next_key` may copy the key it passes
+    /// into; reused.
     key_buf: Vec<u8>,
     /// Whether the front cursor is at the entry `next_ref` lent last, not
     /// yet past that key's older versions.
@@ -159,9 +161,7 @@ impl Iter {
         if result.is_ok() && self.lent {
             self.lent = false;
             let front = self.front.as_mut().expect("an entry was lent");
-            self.key_buf.clear();
-            self.key_buf.extend_from_slice(front.key());
-            result = skip_older_forward(front, &self.key_buf);
+            result = front.next_key(&mut self.key_buf);
         }
         if result.is_err() {
             self.done = true;
@@ -235,7 +235,7 @@ impl Iter {
         let value = Slice::copy_from(front.value());
         // The item is complete; an error while passing its older versions is
         // the next thing to yield.
-        if let Err(err) = skip_older_forward(front, &key) {
+        if let Err(err) = front.next_key(&mut self.key_buf) {
             self.pending_error = Some(err);
         }
         Ok(Some((key, value)))
@@ -281,11 +281,7 @@ impl Iter {
             }
             match front.kind() {
                 ValueKind::Value => return Ok(true),
-                ValueKind::Tombstone => {
-                    key_buf.clear();
-                    key_buf.extend_from_slice(key);
-                    skip_older_forward(front, key_buf)?;
-                }
+                ValueKind::Tombstone => front.next_key(key_buf)?,
             }
         }
     }
@@ -350,18 +346,6 @@ fn visible_value(cursor: &impl InternalIterator) -> Option<Value> {
     match cursor.kind() {
         ValueKind::Value => Some(Slice::copy_from(cursor.value())),
         ValueKind::Tombstone => None,
-    }
-}
-
-/// Moves past the remaining versions of `key`. REQUIRES: the cursor is at a
-/// version of `key`.
-#[inline]
-fn skip_older_forward(cursor: &mut impl InternalIterator, key: &[u8]) -> Result<()> {
-    loop {
-        cursor.next()?;
-        if !cursor.valid() || !user_keys_equal(cursor.key(), key) {
-            return Ok(());
-        }
     }
 }
 

@@ -20,7 +20,7 @@ pub mod level;
 
 use std::ops::Bound;
 
-use crate::types::{compare_user_keys, SeqNo, ValueKind};
+use crate::types::{compare_user_keys, user_keys_equal, SeqNo, ValueKind};
 use crate::Result;
 
 /// The user keys a cursor is made for: between `lower` and `upper`.
@@ -104,6 +104,35 @@ pub trait InternalIterator: Send {
     fn kind(&self) -> ValueKind;
     /// The value of the current entry (empty for a tombstone).
     fn value(&self) -> &[u8];
+
+    /// Moves past every remaining version of the current user key, to the
+    /// first entry of the next larger key (or to invalid). `scratch` is a
+    /// buffer to copy the key into: the default way
+    /// ([`next_key_by_copy`]) copies it, then steps until the key differs;
+    /// cursors that can tell a new key without the copy (a block's prefix
+    /// compression, a memtable's nodes that stay put) override it.
+    /// REQUIRES: `valid()`.
+    fn next_key(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
+        next_key_by_copy(self, scratch)
+    }
+}
+
+/// [`InternalIterator::next_key`] the default way: copies the current key
+/// into `scratch`, then steps forward until the cursor is past it.
+/// REQUIRES: `cursor.valid()`.
+#[inline]
+pub fn next_key_by_copy<I: InternalIterator + ?Sized>(
+    cursor: &mut I,
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
+    scratch.clear();
+    scratch.extend_from_slice(cursor.key());
+    loop {
+        cursor.next()?;
+        if !cursor.valid() || !user_keys_equal(cursor.key(), scratch) {
+            return Ok(());
+        }
+    }
 }
 
 impl<I: InternalIterator + ?Sized> InternalIterator for Box<I> {
@@ -150,6 +179,10 @@ impl<I: InternalIterator + ?Sized> InternalIterator for Box<I> {
     #[inline]
     fn value(&self) -> &[u8] {
         (**self).value()
+    }
+    #[inline]
+    fn next_key(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
+        (**self).next_key(scratch)
     }
 }
 

@@ -93,4 +93,9 @@ impl InternalIterator for SourceCursor {
     fn value(&self) -> &[u8] {
         dispatch!(self, c => c.value())
     }
+
+    #[inline]
+    fn next_key(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
+        dispatch!(self, c => c.next_key(scratch))
+    }
 }

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::iter::InternalIterator;
-use crate::types::{key_hash, SeqNo, ValueKind};
+use crate::types::{key_hash, user_keys_equal, SeqNo, ValueKind};
 use crate::Result;
 use node::{node_size, Nodes, MAX_HEIGHT, NULL};
 use skiplist::SkipList;
@@ -295,5 +295,19 @@ impl InternalIterator for MemtableIter {
     #[inline]
     fn value(&self) -> &[u8] {
         self.table.nodes().value(self.current())
+    }
+
+    /// Nodes stay where they are while the memtable lives, so the key is
+    /// compared in place, not copied.
+    #[inline]
+    fn next_key(&mut self, _scratch: &mut Vec<u8>) -> Result<()> {
+        let nodes = self.table.nodes();
+        let key = nodes.key(self.current());
+        let mut node = nodes.next(self.node, 0);
+        while node != NULL && user_keys_equal(nodes.key(node), key) {
+            node = nodes.next(node, 0);
+        }
+        self.node = node;
+        Ok(())
     }
 }

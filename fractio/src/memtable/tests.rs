@@ -834,3 +834,36 @@ fn memtable_key_range_excludes_only_keys_outside_it() {
     assert!(table.list.excludes(&key(20_001)));
     assert!(found(&table, &key(20_000)));
 }
+
+/// Goal: `next_key` (which compares node keys in place) lands on the first
+/// version of the next larger key from every version of every key,
+/// including at the end. Method: random keys with up to 6 versions each;
+/// from each entry, one `next_key` compared with the model's order.
+#[test]
+fn memtable_next_key_passes_every_version() {
+    let mut rng = StdRng::seed_from_u64(0x6e6b);
+    let table = Arc::new(Memtable::new(1 << 20));
+    let mut model = Model::new();
+    let mut seq = 1;
+    for _ in 0..400 {
+        let key = random_key(&mut rng);
+        for _ in 0..rng.gen_range(1..=6) {
+            seq += 1;
+            assert!(table.insert(&key, seq, ValueKind::Value, b"v"));
+            model.insert(
+                (key.clone(), Reverse(seq)),
+                (ValueKind::Value, b"v".to_vec()),
+            );
+        }
+    }
+    let expected: Vec<Entry> = model.iter().map(|(k, v)| model_entry(k, v)).collect();
+    let mut scratch = Vec::new();
+    for (at, entry) in expected.iter().enumerate() {
+        let mut iter = table.iter();
+        iter.seek(&entry.0, entry.1).unwrap();
+        assert_eq!(current(&iter).as_ref(), Some(entry));
+        iter.next_key(&mut scratch).unwrap();
+        let past = expected[at..].iter().find(|e| e.0 != entry.0);
+        assert_eq!(current(&iter).as_ref(), past, "from {at}");
+    }
+}

@@ -663,6 +663,23 @@ impl BlockIter {
         self.parse_next().map(drop)
     }
 
+    /// Whether the current entry is the block's last (or the cursor is not
+    /// valid): the next one, if any, is in another block.
+    #[inline]
+    pub fn at_last(&self) -> bool {
+        self.next >= self.block.entries_end
+    }
+
+    /// Moves to the next entry and tells whether its user key is the one
+    /// the cursor was at (an older version of it), without a copy of the
+    /// key: the entry's suffix is compared with the key before it replaces
+    /// it. REQUIRES: `valid()` and not `at_last()`.
+    #[inline]
+    pub fn next_same_key(&mut self) -> Result<bool, DecodeError> {
+        debug_assert!(self.valid() && !self.at_last());
+        Ok(self.parse_next_with::<true>()? == Some(true))
+    }
+
     /// Moves to the previous entry (invalid before the first): rescans
     /// from the restart point before the current entry.
     /// REQUIRES: `valid()`.
@@ -769,10 +786,18 @@ impl BlockIter {
     /// invalid cursor) at the end of the entries.
     #[inline(always)]
     fn parse_next(&mut self) -> Result<bool, DecodeError> {
+        Ok(self.parse_next_with::<false>()?.is_some())
+    }
+
+    /// [`parse_next`](Self::parse_next), telling with `SAME` whether the
+    /// new key equals the one it replaces: `Some(same)` for an entry
+    /// (`same` false without `SAME`), `None` at the end.
+    #[inline(always)]
+    fn parse_next_with<const SAME: bool>(&mut self) -> Result<Option<bool>, DecodeError> {
         let block = &*self.block;
         if self.next >= block.entries_end {
             self.invalidate();
-            return Ok(false);
+            return Ok(None);
         }
         let entry = match decode_entry(block.entries(), self.next) {
             Ok(entry)
@@ -790,6 +815,18 @@ impl BlockIter {
                 return Err(err);
             }
         };
+        // An older version of the same key adds no suffix; a new key's
+        // suffix starts with a byte that differs (the builder shares the
+        // longest common prefix), so the whole suffix is compared only when
+        // that byte matches.
+        let same = SAME
+            && entry.shared + entry.delta.len() == self.key.len()
+            && match entry.delta.split_first() {
+                None => true,
+                Some((first, rest)) => {
+                    *first == self.key[entry.shared] && *rest == self.key[entry.shared + 1..]
+                }
+            };
         self.key.truncate(entry.shared);
         if entry.delta.len() <= 16 {
             // One allocation for a new cursor's first key, not one per
@@ -812,7 +849,7 @@ impl BlockIter {
         if self.current >= self.next_restart {
             self.advance_restart();
         }
-        Ok(true)
+        Ok(Some(same))
     }
 }
 

@@ -19,9 +19,9 @@ use super::block::{Block, BlockIter};
 use super::format::{BlockHandle, DecodeError};
 use super::reader::Table;
 use crate::cache::keep_spare;
-use crate::iter::InternalIterator;
+use crate::iter::{next_key_by_copy, InternalIterator};
 use crate::types::{SeqNo, ValueKind};
-use crate::{Error, Result};
+use crate::{Error, Result, Slice};
 use std::sync::{Arc, LazyLock};
 
 /// The block a cursor holds when it is at no block.
@@ -50,7 +50,17 @@ pub struct TableIter {
     /// The last block the cursor's reader wants (see
     /// [`set_read_limit`](TableIter::set_read_limit)): no read ahead goes
     /// past it.
-    read_limit: usize,
+    read_limit: ReadLimit,
+}
+
+/// How far a cursor reads ahead at most.
+enum ReadLimit {
+    /// Up to this block.
+    Block(usize),
+    /// Up to the block of this upper bound (inclusive or not), found by an
+    /// index search when the cursor first reads ahead: most bounded scans
+    /// end before that, in the first block or two.
+    Bound(Slice, bool),
 }
 
 impl TableIter {
@@ -65,7 +75,7 @@ impl TableIter {
             ahead: Vec::new(),
             ahead_first: 0,
             ahead_lens: Vec::new(),
-            read_limit: usize::MAX,
+            read_limit: ReadLimit::Block(usize::MAX),
         }
     }
 
@@ -76,7 +86,14 @@ impl TableIter {
     /// few blocks read 64 KiB). The cursor still reads any block it is
     /// moved to.
     pub fn set_read_limit(&mut self, block: usize) {
-        self.read_limit = block;
+        self.read_limit = ReadLimit::Block(block);
+    }
+
+    /// [`set_read_limit`](TableIter::set_read_limit) to
+    /// [`Table::last_block_for_bound`] of `key`, searched for only when the
+    /// cursor first reads ahead.
+    pub fn set_upper_bound(&mut self, key: Slice, inclusive: bool) {
+        self.read_limit = ReadLimit::Bound(key, inclusive);
     }
 
     /// The table under the cursor.
@@ -148,8 +165,16 @@ impl TableIter {
             }
         }
         self.ahead_first = i;
+        let limit = match &self.read_limit {
+            ReadLimit::Block(block) => *block,
+            ReadLimit::Bound(key, inclusive) => {
+                let block = self.table.last_block_for_bound(key, *inclusive);
+                self.read_limit = ReadLimit::Block(block);
+                block
+            }
+        };
         self.table
-            .read_ahead_upto(i, self.read_limit, &mut self.ahead, &mut self.ahead_lens)
+            .read_ahead_upto(i, limit, &mut self.ahead, &mut self.ahead_lens)
     }
 
     /// Leaves the cursor at no block (invalid).
@@ -279,5 +304,24 @@ impl InternalIterator for TableIter {
     #[inline]
     fn value(&self) -> &[u8] {
         self.iter.value()
+    }
+
+    /// Inside a block the block cursor tells an older version of the same
+    /// key without a copy; from a block's last entry the versions may go on
+    /// in the next block, so the key is copied into `scratch` and compared
+    /// (the default way). So a cursor that runs out of its table inside
+    /// the versions of its last key leaves that key in `scratch`, which
+    /// [`LevelIter`](crate::iter::level::LevelIter) relies on.
+    #[inline]
+    fn next_key(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
+        debug_assert!(self.valid(), "next_key() on an invalid table cursor");
+        while !self.iter.at_last() {
+            match self.iter.next_same_key() {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(err) => return Err(self.fail(err)),
+            }
+        }
+        next_key_by_copy(self, scratch)
     }
 }

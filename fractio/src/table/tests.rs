@@ -7,7 +7,7 @@ use crate::cache::BlockCache;
 use crate::fs::{FileSystem, RandomAccessFile, StdFs, WritableFile};
 use crate::iter::InternalIterator;
 use crate::types::{compare_internal, key_hash, SeqNo, ValueKind, MAX_KEY_LEN, MAX_SEQNO};
-use crate::{Compression, Error};
+use crate::{Compression, Error, Slice};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -693,7 +693,15 @@ fn reading_ahead_stops_at_the_upper_bound() {
     let (entries, path) = ordered_table(dir.path());
     let bytes = std::fs::read(&path).unwrap();
     let bound = &entries[150].0;
-    for (told, inclusive) in [(false, false), (true, false), (true, true)] {
+    // How the cursor is told: not at all, the block, or the bound itself
+    // (the block searched for when it first reads ahead).
+    for (told, inclusive) in [
+        (None, false),
+        (Some(false), false),
+        (Some(false), true),
+        (Some(true), false),
+        (Some(true), true),
+    ] {
         let file = Arc::new(FurthestRead(MemFile(bytes.clone()), AtomicU64::new(0)));
         let cache = Arc::new(BlockCache::new(64 << 20));
         let table = Table::open(Arc::clone(&file) as _, path.clone(), 7, cache).unwrap();
@@ -702,8 +710,10 @@ fn reading_ahead_stops_at_the_upper_bound() {
         let limit_end = table.index().handle(limit).unwrap().end();
         file.1.store(0, AtomicOrdering::Relaxed); // forget the footer, index, filter
         let mut iter = table.iter();
-        if told {
-            iter.set_read_limit(limit);
+        match told {
+            Some(false) => iter.set_read_limit(limit),
+            Some(true) => iter.set_upper_bound(Slice::copy_from(bound), inclusive),
+            None => {}
         }
         iter.seek_to_first().unwrap();
         let mut seen = Vec::new();
@@ -713,7 +723,7 @@ fn reading_ahead_stops_at_the_upper_bound() {
         }
         assert_eq!(seen, entries[..150]);
         let furthest = file.1.load(AtomicOrdering::Relaxed);
-        if told {
+        if told.is_some() {
             assert_eq!(furthest, limit_end, "read past the bound's block");
         } else {
             assert!(
@@ -1314,4 +1324,50 @@ fn lookup_and_scan_costs() {
          10k-entry scan: {scan_us} us forward, {reverse_us} us reverse; pinned {} bytes",
         table.pinned_bytes()
     );
+}
+
+/// Goal: `next_key` lands on the first version of the next larger key from
+/// any version of any key: also when the key's versions go on in the next
+/// block (the hot key), when one key is a prefix of the next (`~`
+/// suffixes) and at the table's end. Method: walks of random `next` and
+/// `next_key` steps compared with the model, and `next_key` after a seek
+/// to every fifth version.
+#[test]
+fn next_key_passes_every_version_of_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = model(5, 2000);
+    let path = dir.path().join("t.sst");
+    write_table(&path, &entries, options(Compression::None));
+    let table = open(&path, &Arc::new(BlockCache::new(1 << 20))).unwrap();
+    let past = |at: usize| {
+        let key = &entries[at].0;
+        at + entries[at..].iter().take_while(|e| e.0 == *key).count()
+    };
+    let mut rng = StdRng::seed_from_u64(51);
+    let mut scratch = Vec::new();
+    for _ in 0..4 {
+        let mut iter = table.iter();
+        iter.seek_to_first().unwrap();
+        let mut at = 0;
+        let mut steps = 0;
+        while at < entries.len() {
+            assert_eq!(current(&iter).as_ref(), Some(&entries[at]), "at {at}");
+            if rng.gen_bool(0.4) {
+                iter.next().unwrap();
+                at += 1;
+            } else {
+                iter.next_key(&mut scratch).unwrap();
+                at = past(at);
+            }
+            steps += 1;
+        }
+        assert!(!iter.valid());
+        assert!(steps < entries.len(), "next_key took {steps} steps");
+    }
+    for at in (0..entries.len()).step_by(5) {
+        let mut iter = table.iter();
+        iter.seek(&entries[at].0, entries[at].1).unwrap();
+        iter.next_key(&mut scratch).unwrap();
+        assert_eq!(current(&iter).as_ref(), entries.get(past(at)), "from {at}");
+    }
 }
