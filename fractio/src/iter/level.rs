@@ -252,6 +252,16 @@ impl<T: Deref<Target = [Arc<TableHandle>]> + Send> InternalIterator for LevelIte
         }
         Ok(())
     }
+
+    /// The current table's cursor: stepping it inside its block keeps it
+    /// valid, and the level at it.
+    #[inline]
+    fn table_cursor(&mut self) -> Option<&mut TableIter> {
+        self.current
+            .as_mut()
+            .map(|(_, iter)| iter)
+            .filter(|iter| iter.valid())
+    }
 }
 
 #[cfg(test)]

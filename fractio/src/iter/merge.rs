@@ -46,6 +46,7 @@ use std::fmt;
 use std::ops::Bound;
 
 use crate::iter::{InternalIterator, KeyRange};
+use crate::table::TableIter;
 use crate::types::{compare_user_keys, user_keys_equal, SeqNo, ValueKind};
 use crate::{Result, Slice};
 
@@ -444,6 +445,20 @@ impl<C: InternalIterator> InternalIterator for MergingIterator<C> {
             Inner::Empty => panic!("MergingIterator::next_key while not valid"),
             Inner::Single(child) => child.next_key(scratch),
             Inner::Heap(merge) => merge.next_key(scratch),
+        }
+    }
+
+    /// The current child's, while it is the only child left moving forward:
+    /// stepping it keeps the heap as it is (one valid child).
+    #[inline]
+    fn table_cursor(&mut self) -> Option<&mut TableIter> {
+        match &mut self.inner {
+            Inner::Empty => None,
+            Inner::Single(child) => child.table_cursor(),
+            Inner::Heap(merge) if merge.forward && merge.heap.len() == 1 => {
+                merge.children[merge.heap[0]].table_cursor()
+            }
+            Inner::Heap(_) => None,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod level;
 
 use std::ops::Bound;
 
+use crate::table::TableIter;
 use crate::types::{compare_user_keys, user_keys_equal, SeqNo, ValueKind};
 use crate::Result;
 
@@ -115,6 +116,17 @@ pub trait InternalIterator: Send {
     fn next_key(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
         next_key_by_copy(self, scratch)
     }
+
+    /// The table cursor whose entries are this cursor's next ones, from
+    /// the current entry on for as long as the table's cursor stays in
+    /// its current block: a table's own cursor, a level's current table's,
+    /// a merge's whose other children are all behind it. A caller may step
+    /// it forward inside that block ([`TableIter::next_in_block`]) instead
+    /// of stepping this cursor, which is then where the table's cursor is.
+    /// `None` when there is no such table cursor (the default).
+    fn table_cursor(&mut self) -> Option<&mut TableIter> {
+        None
+    }
 }
 
 /// [`InternalIterator::next_key`] the default way: copies the current key
@@ -183,6 +195,10 @@ impl<I: InternalIterator + ?Sized> InternalIterator for Box<I> {
     #[inline]
     fn next_key(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
         (**self).next_key(scratch)
+    }
+    #[inline]
+    fn table_cursor(&mut self) -> Option<&mut TableIter> {
+        (**self).table_cursor()
     }
 }
 

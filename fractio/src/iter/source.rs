@@ -98,4 +98,14 @@ impl InternalIterator for SourceCursor {
     fn next_key(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
         dispatch!(self, c => c.next_key(scratch))
     }
+
+    #[inline]
+    fn table_cursor(&mut self) -> Option<&mut TableIter> {
+        match self {
+            SourceCursor::Memtable(_) => None,
+            SourceCursor::Table(c) => Some(c),
+            SourceCursor::Level(c) => c.table_cursor(),
+            SourceCursor::Boxed(c) => c.table_cursor(),
+        }
+    }
 }

@@ -96,6 +96,22 @@ impl TableIter {
         self.read_limit = ReadLimit::Bound(key, inclusive);
     }
 
+    /// Moves to the next entry if it lies in the current block, telling
+    /// whether it is an older version of the key the cursor was at;
+    /// `Ok(None)`, without a move, at the block's last entry. The cursor
+    /// stays valid either way (see [`InternalIterator::table_cursor`]).
+    /// REQUIRES: `valid()`.
+    #[inline]
+    pub fn next_in_block(&mut self) -> Result<Option<bool>> {
+        if self.iter.at_last() {
+            return Ok(None);
+        }
+        match self.iter.next_same_key() {
+            Ok(same) => Ok(Some(same)),
+            Err(err) => Err(self.fail(err)),
+        }
+    }
+
     /// The table under the cursor.
     pub fn table(&self) -> &Arc<Table> {
         &self.table
@@ -304,6 +320,11 @@ impl InternalIterator for TableIter {
     #[inline]
     fn value(&self) -> &[u8] {
         self.iter.value()
+    }
+
+    #[inline]
+    fn table_cursor(&mut self) -> Option<&mut TableIter> {
+        Some(self)
     }
 
     /// Inside a block the block cursor tells an older version of the same
