@@ -32,6 +32,10 @@
 //! it; the next call at either end first moves the front past that key's
 //! older versions, so the invariants above hold again before anything
 //! else happens (and the back never sees a lent key as still to come).
+//! While one table is the only source ahead, its usual step (to the next
+//! key, a visible value inside the bounds) is taken on that table's cursor
+//! inside its block ([`InternalIterator::table_cursor`]) rather than
+//! through the merge; every other case takes the full step.
 //!
 //! Per item the forward path copies the key and the value once, into the
 //! returned [`Slice`]s (inline up to 118 bytes, so no heap allocation), and
