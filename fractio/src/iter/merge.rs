@@ -39,6 +39,12 @@
 //! With exactly one child and no range the merge delegates to it and keeps
 //! no heap; with none it is never valid.
 //!
+//! `next_key` moving forward hands the step to the current child when
+//! neither of the heap's next two children (one of which is second in the
+//! merged order) is at the same user key, then restores the heap as `next`
+//! does; otherwise it steps and compares. `table_cursor` lends the current
+//! child's table cursor only while that child is the heap's only one.
+//!
 //! A `MergingIterator` is `Send` (its children are) and is used by one
 //! thread at a time.
 
