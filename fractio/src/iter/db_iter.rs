@@ -28,7 +28,8 @@
 //!
 //! [`Iter::next_ref`] is the forward step without the copies: it lends the
 //! key and value where the cursor holds them (a cached block, a memtable)
-//! until the next call. While an entry is lent the front cursor stays at
+//! until the next call; [`Iterator::next`] is that step with the entry
+//! copied. While an entry is lent the front cursor stays at
 //! it; the next call at either end first moves the front past that key's
 //! older versions, so the invariants above hold again before anything
 //! else happens (and the back never sees a lent key as still to come).
@@ -56,7 +57,7 @@ use crate::iter::{InternalIterator, KeyRange};
 use crate::types::{
     compare_user_keys, prefix_successor_slice, user_keys_equal, SeqNo, ValueKind, MAX_SEQNO,
 };
-use crate::{Error, Key, Result, Slice, Value};
+use crate::{Key, Result, Slice, Value};
 
 /// Something an [`Iter`] can read from: a pinned set of memtables and
 /// tables.
@@ -96,8 +97,6 @@ pub struct Iter {
     /// Whether the front cursor is at the entry `next_ref` lent last, not
     /// yet past that key's older versions.
     lent: bool,
-    /// An error met after an item was already complete; yielded next.
-    pending_error: Option<Error>,
     done: bool,
 }
 
@@ -119,7 +118,6 @@ impl Iter {
             back: None,
             key_buf: Vec::new(),
             lent: false,
-            pending_error: None,
             done: false,
         }
     }
@@ -130,7 +128,7 @@ impl Iter {
     /// `Err` at most once, then `None` forever.
     #[inline]
     pub fn next_ref(&mut self) -> Option<Result<(&[u8], &[u8])>> {
-        if self.lent && self.back.is_none() && self.pending_error.is_none() {
+        if self.lent && self.back.is_none() {
             match self.next_in_block() {
                 Ok(true) => {
                     let front = self.front.as_mut().expect("an entry was lent");
@@ -194,19 +192,16 @@ impl Iter {
         Ok(visible)
     }
 
-    /// What every step at either end does first: `None` when done, the
-    /// error pending from the last step if any, and moving the front past
-    /// an entry lent by `next_ref`. `Some(Err)` is to be yielded.
+    /// What every step at either end does first: `None` when done, and
+    /// moving the front past an entry lent by `next_ref` (whose error, if
+    /// any, is this step's to yield: `Some(Err)`).
     #[inline]
     fn prepare_step(&mut self) -> Option<Result<()>> {
         if self.done {
             return None;
         }
-        let mut result = match self.pending_error.take() {
-            Some(err) => Err(err),
-            None => Ok(()),
-        };
-        if result.is_ok() && self.lent {
+        let mut result = Ok(());
+        if self.lent {
             self.lent = false;
             let front = self.front.as_mut().expect("an entry was lent");
             result = front.next_key(&mut self.key_buf);
@@ -270,23 +265,6 @@ impl Iter {
             Bound::Excluded(key) => cursor.seek_for_prev(key, MAX_SEQNO)?,
         }
         Ok(cursor)
-    }
-
-    /// Finds the next visible entry from the front; `None` at the end.
-    #[inline]
-    fn step_front(&mut self) -> Result<Option<(Key, Value)>> {
-        if !self.find_front()? {
-            return Ok(None);
-        }
-        let front = self.front.as_mut().expect("found by find_front");
-        let key = Slice::copy_from(front.key());
-        let value = Slice::copy_from(front.value());
-        // The item is complete; an error while passing its older versions is
-        // the next thing to yield.
-        if let Err(err) = front.next_key(&mut self.key_buf) {
-            self.pending_error = Some(err);
-        }
-        Ok(Some((key, value)))
     }
 
     /// Moves the front cursor to the newest visible version of the next key
@@ -400,13 +378,13 @@ fn visible_value(cursor: &impl InternalIterator) -> Option<Value> {
 impl Iterator for Iter {
     type Item = Result<(Key, Value)>;
 
+    /// [`next_ref`](Iter::next_ref)'s entry, copied: the front stays at it
+    /// until the next call, which moves it past the key's older versions
+    /// first (an error there is that call's to yield).
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if let Err(err) = self.prepare_step()? {
-            return Some(Err(err));
-        }
-        let step = self.step_front();
-        self.finish_step(step)
+        let item = self.next_ref()?;
+        Some(item.map(|(key, value)| (Slice::copy_from(key), Slice::copy_from(value))))
     }
 }
 
@@ -450,6 +428,7 @@ mod tests {
     use super::*;
     use crate::cache::BlockCache;
     use crate::fs::{FileSystem, MemFs};
+    use crate::Error;
     use crate::iter::merge::MergingIterator;
     use crate::iter::source::SourceCursor;
     use crate::iter::vec_iter::{Entry, VecIter};
