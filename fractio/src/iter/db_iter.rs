@@ -428,11 +428,11 @@ mod tests {
     use super::*;
     use crate::cache::BlockCache;
     use crate::fs::{FileSystem, MemFs};
-    use crate::Error;
     use crate::iter::merge::MergingIterator;
     use crate::iter::source::SourceCursor;
     use crate::iter::vec_iter::{Entry, VecIter};
     use crate::table::{Table, TableBuilder, TableOptions};
+    use crate::Error;
     use std::path::{Path, PathBuf};
 
     type Pair = (Vec<u8>, Vec<u8>);

@@ -115,6 +115,16 @@ fn open(path: &Path, cache: &Arc<BlockCache>) -> crate::Result<Arc<Table>> {
     Table::open(file, path.to_path_buf(), 7, Arc::clone(cache))
 }
 
+/// [`model`]`(seed, keys)` written uncompressed to `dir/t.sst` and opened
+/// with a cache of its own.
+fn model_table(dir: &Path, seed: u64, keys: usize) -> (Vec<Entry>, Arc<Table>) {
+    let entries = model(seed, keys);
+    let path = dir.join("t.sst");
+    write_table(&path, &entries, options(Compression::None));
+    let table = open(&path, &Arc::new(BlockCache::new(1 << 20))).unwrap();
+    (entries, table)
+}
+
 /// What `get(key, snapshot)` must return according to the model.
 fn expected(entries: &[Entry], key: &[u8], snapshot: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
     let start =
@@ -226,10 +236,7 @@ fn properties_describe_the_entries() {
 #[test]
 fn versions_spanning_blocks_are_found() {
     let dir = tempfile::tempdir().unwrap();
-    let entries = model(3, 200);
-    let path = dir.path().join("t.sst");
-    write_table(&path, &entries, options(Compression::None));
-    let table = open(&path, &Arc::new(BlockCache::new(1 << 20))).unwrap();
+    let (entries, table) = model_table(dir.path(), 3, 200);
     let index = table.index();
     let hot_blocks = (0..index.len())
         .filter(|&i| index.last_key(i).unwrap().0 == b"k-hot")
@@ -1335,10 +1342,7 @@ fn lookup_and_scan_costs() {
 #[test]
 fn next_key_passes_every_version_of_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let entries = model(5, 2000);
-    let path = dir.path().join("t.sst");
-    write_table(&path, &entries, options(Compression::None));
-    let table = open(&path, &Arc::new(BlockCache::new(1 << 20))).unwrap();
+    let (entries, table) = model_table(dir.path(), 5, 2000);
     let past = |at: usize| {
         let key = &entries[at].0;
         at + entries[at..].iter().take_while(|e| e.0 == *key).count()
