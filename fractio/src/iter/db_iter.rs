@@ -29,10 +29,10 @@
 //! [`Iter::next_ref`] is the forward step without the copies: it lends the
 //! key and value where the cursor holds them (a cached block, a memtable)
 //! until the next call; [`Iterator::next`] is that step with the entry
-//! copied. While an entry is lent the front cursor stays at
-//! it; the next call at either end first moves the front past that key's
-//! older versions, so the invariants above hold again before anything
-//! else happens (and the back never sees a lent key as still to come).
+//! copied. While an entry is lent the front cursor stays at it; the next
+//! call at either end first moves the front past that key's older
+//! versions, so the invariants above hold again before anything else
+//! happens (and the back never sees a lent key as still to come).
 //! While one table is the only source ahead, its usual step (to the next
 //! key, a visible value inside the bounds) is taken on that table's cursor
 //! inside its block ([`InternalIterator::table_cursor`]) rather than
@@ -43,9 +43,9 @@
 //! compares keys in place. It moves past a key's older versions with
 //! [`InternalIterator::next_key`], which copies the key into a reusable
 //! buffer only where a cursor cannot tell a new key without (a table
-//! block's last entry, more than one source at the key). The backward path meets the
-//! oldest version of a key first, so it keeps a copy of the newest visible
-//! value seen so far while it walks to the newer ones.
+//! block's last entry, more than one source at the key). The backward
+//! path meets the oldest version of a key first, so it keeps a copy of the
+//! newest visible value seen so far while it walks to the newer ones.
 
 use std::fmt;
 use std::iter::FusedIterator;
