@@ -51,7 +51,7 @@
 use std::fmt;
 use std::ops::Bound;
 
-use crate::iter::{InternalIterator, KeyRange};
+use crate::iter::{next_key_by_copy, InternalIterator, KeyRange};
 use crate::table::TableIter;
 use crate::types::{compare_user_keys, user_keys_equal, SeqNo, ValueKind};
 use crate::{Result, Slice};
@@ -295,33 +295,24 @@ impl<C: InternalIterator> HeapMerge<C> {
         Ok(())
     }
 
-    /// Moves past the current key. When no other child is at a version of
-    /// it, the current child moves past it alone (without a copy of the
-    /// key, if it can); otherwise, or moving backward, the default way.
+    /// Whether the current child alone holds versions of the current key,
+    /// moving forward: a child at another version of it would be second
+    /// in the merged order, which is one of the top's two children in the
+    /// heap. REQUIRES: valid.
     #[inline]
-    fn next_key(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
-        assert!(
-            !self.heap.is_empty(),
-            "MergingIterator::next_key while not valid"
-        );
+    fn top_alone_at_key(&self) -> bool {
         let top = self.heap[0];
-        // Moving forward, a child at a version of the current key would be
-        // the second in the merged order, which is one of the top's two
-        // children in the heap.
-        let alone = self.forward
+        self.forward
             && self.heap[1..self.heap.len().min(3)]
                 .iter()
-                .all(|&i| !user_keys_equal(self.children[i].key(), self.children[top].key()));
-        if !alone {
-            scratch.clear();
-            scratch.extend_from_slice(self.current().key());
-            loop {
-                self.next()?;
-                if self.heap.is_empty() || !user_keys_equal(self.current().key(), scratch) {
-                    return Ok(());
-                }
-            }
-        }
+                .all(|&i| !user_keys_equal(self.children[i].key(), self.children[top].key()))
+    }
+
+    /// Moves the current child past the current key and restores the heap.
+    /// REQUIRES: [`top_alone_at_key`](Self::top_alone_at_key).
+    #[inline]
+    fn next_key_alone(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
+        let top = self.heap[0];
         let moved = self.children[top].next_key(scratch);
         self.clear_on_error(moved)?;
         self.fix_top::<FORWARD>();
@@ -445,12 +436,24 @@ impl<C: InternalIterator> InternalIterator for MergingIterator<C> {
         }
     }
 
+    /// Delegated to the current child when no other child is at a version
+    /// of the current key (see the module docs); otherwise, or moving
+    /// backward, the default way.
     #[inline]
     fn next_key(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
+        if let Inner::Heap(merge) = &self.inner {
+            assert!(
+                !merge.heap.is_empty(),
+                "MergingIterator::next_key while not valid"
+            );
+            if !merge.top_alone_at_key() {
+                return next_key_by_copy(self, scratch);
+            }
+        }
         match &mut self.inner {
             Inner::Empty => panic!("MergingIterator::next_key while not valid"),
             Inner::Single(child) => child.next_key(scratch),
-            Inner::Heap(merge) => merge.next_key(scratch),
+            Inner::Heap(merge) => merge.next_key_alone(scratch),
         }
     }
 

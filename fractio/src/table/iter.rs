@@ -336,13 +336,12 @@ impl InternalIterator for TableIter {
     #[inline]
     fn next_key(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
         debug_assert!(self.valid(), "next_key() on an invalid table cursor");
-        while !self.iter.at_last() {
-            match self.iter.next_same_key() {
-                Ok(true) => {}
-                Ok(false) => return Ok(()),
-                Err(err) => return Err(self.fail(err)),
+        loop {
+            match self.next_in_block()? {
+                Some(true) => {}
+                Some(false) => return Ok(()),
+                None => return next_key_by_copy(self, scratch),
             }
         }
-        next_key_by_copy(self, scratch)
     }
 }
