@@ -66,8 +66,9 @@ impl Arena {
         let map = MmapMut::map_anon(capacity)
             .unwrap_or_else(|e| panic!("cannot map a {capacity}-byte memtable arena: {e}"));
         // Huge pages cut the TLB misses of a descent through a large arena.
-        // Only a hint: without it (or off Linux) the arena works the same.
-        #[cfg(target_os = "linux")]
+        // Only a hint: without it (or off Linux, or under Miri, which has
+        // no `madvise`) the arena works the same.
+        #[cfg(all(target_os = "linux", not(miri)))]
         let _ = map.advise(memmap2::Advice::HugePage);
         Arena {
             map: MmapRaw::from(map),
@@ -120,7 +121,7 @@ impl Arena {
         if from >= to {
             return;
         }
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", not(miri)))]
         // SAFETY: `[from, to)` lies inside the mapping, which lives as long
         // as `self`; MADV_POPULATE_WRITE only faults pages in (as a write
         // of nothing would) and never changes bytes already there.

@@ -99,6 +99,7 @@ mod tests {
     use crate::types::key_hash;
 
     #[test]
+    #[cfg_attr(miri, ignore = "statistical, safe code: too slow under Miri")]
     fn no_false_negatives_and_few_false_positives() {
         let entries = 100_000usize;
         let filter = KeyFilter::new(entries * 140);
@@ -120,6 +121,7 @@ mod tests {
     /// a filter sized for a 4 MiB arena with as many keys as such entries
     /// fit in it; count false positives.
     #[test]
+    #[cfg_attr(miri, ignore = "statistical, safe code: too slow under Miri")]
     fn an_arena_of_tombstones_keeps_false_positives_rare() {
         let arena = 4 << 20;
         let entries = arena / crate::memtable::node::node_size(1, 16, 0);

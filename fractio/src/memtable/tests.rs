@@ -68,6 +68,27 @@ fn random_key(rng: &mut StdRng) -> Vec<u8> {
     (0..len).map(|_| b"abc"[rng.gen_range(0..3)]).collect()
 }
 
+/// `n` in a normal run; under Miri, which interprets every step (about a
+/// thousand times slower), a fiftieth of it and at least 4.
+fn scaled(n: u64) -> u64 {
+    if cfg!(miri) {
+        (n / 50).max(4)
+    } else {
+        n
+    }
+}
+
+/// Inserts per thread of the tests with threads: under Miri, whose
+/// scheduler hands the readers' scans as many turns as the writers, far
+/// fewer.
+fn per_thread(n: u64) -> u64 {
+    if cfg!(miri) {
+        (n / 400).max(4)
+    } else {
+        n
+    }
+}
+
 /// The table is shared between threads and a cursor moves between them.
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
@@ -85,7 +106,7 @@ fn memtable_matches_btreemap_model() {
     let mut rng = StdRng::seed_from_u64(0x6d656d);
     let table = Arc::new(Memtable::new(1 << 20));
     let mut model = Model::new();
-    let mut seqs: Vec<SeqNo> = (1..=3_000).map(|s| s * 7).collect();
+    let mut seqs: Vec<SeqNo> = (1..=scaled(3_000)).map(|s| s * 7).collect();
     seqs.shuffle(&mut rng);
     for seq in seqs {
         let key = random_key(&mut rng);
@@ -105,7 +126,7 @@ fn memtable_matches_btreemap_model() {
     assert_eq!(backward(&table), reversed);
 
     let mut iter = table.iter();
-    for _ in 0..3_000 {
+    for _ in 0..scaled(3_000) {
         let key = random_key(&mut rng);
         let seq = match rng.gen_range(0..4) {
             0 => 0,
@@ -164,11 +185,15 @@ fn memtable_matches_btreemap_model() {
 #[test]
 fn memtable_orders_keys_with_long_shared_prefixes() {
     let mut rng = StdRng::seed_from_u64(0x6c6370);
-    for stem_len in [7, 8, 9, 23, MAX_KEY_LEN - 4] {
-        let table = Arc::new(Memtable::new(64 << 20));
+    // Under Miri, which interprets every byte compared, the longest stem
+    // is 1 KiB rather than the largest key.
+    let longest = if cfg!(miri) { 1 << 10 } else { MAX_KEY_LEN - 4 };
+    let capacity = if cfg!(miri) { 1 << 20 } else { 64 << 20 };
+    for stem_len in [7, 8, 9, 23, longest] {
+        let table = Arc::new(Memtable::new(capacity));
         let mut model = Model::new();
         let stem: Vec<u8> = (0..stem_len).map(|i| b'a' + (i % 3) as u8).collect();
-        for seq in 1..=600u64 {
+        for seq in 1..=scaled(600) {
             let mut key = stem[..rng.gen_range(stem_len - 3..=stem_len)].to_vec();
             key.extend(random_key(&mut rng));
             let value = seq.to_le_bytes();
@@ -213,7 +238,7 @@ fn memtable_prepared_inserts_match_the_model() {
     let mut model = Model::new();
     let mut pending: Vec<(Vec<u8>, Prepared)> = Vec::new();
     let mut seq = 0;
-    for step in 0..20_000 {
+    for step in 0..scaled(20_000) {
         let roll = rng.gen_range(0..10);
         if roll < 4 && pending.len() < 64 {
             let key = random_key(&mut rng);
@@ -518,7 +543,7 @@ fn checked_scan(table: &Arc<Memtable>, forwards: bool) -> usize {
 #[test]
 fn memtable_concurrent_inserts_and_reads() {
     const WRITERS: u64 = 4;
-    const PER_WRITER: u64 = 20_000;
+    let per_writer = per_thread(20_000);
     let table = Arc::new(Memtable::new(64 << 20));
     let done = Arc::new(AtomicBool::new(false));
     let key = |i: u64, w: u64| format!("{i:06}-{w}").into_bytes();
@@ -545,9 +570,9 @@ fn memtable_concurrent_inserts_and_reads() {
             std::thread::spawn(move || {
                 race_window::enable();
                 start.wait();
-                for i in 0..PER_WRITER {
+                for i in 0..per_writer {
                     let k = key(i, w);
-                    let seq = w * PER_WRITER + i + 1;
+                    let seq = w * per_writer + i + 1;
                     // Half the writers split their inserts (prepare, then
                     // link), so both paths race each other.
                     if w % 2 == 0 {
@@ -569,15 +594,15 @@ fn memtable_concurrent_inserts_and_reads() {
     }
 
     for w in 0..WRITERS {
-        for i in 0..PER_WRITER {
+        for i in 0..per_writer {
             let k = key(i, w);
             assert_eq!(
                 table.get(&k, MAX_SEQNO),
-                Some((w * PER_WRITER + i + 1, ValueKind::Value, &k[..]))
+                Some((w * per_writer + i + 1, ValueKind::Value, &k[..]))
             );
         }
     }
-    assert_eq!(forward(&table).len() as u64, WRITERS * PER_WRITER);
+    assert_eq!(forward(&table).len() as u64, WRITERS * per_writer);
     table.list.assert_levels_ordered();
 }
 
@@ -596,7 +621,9 @@ fn memtable_concurrent_inserts_and_reads() {
 #[test]
 fn memtable_ordered_runs_match_the_model() {
     const THREADS: u64 = 4;
-    const RUNS: u64 = 60;
+    let runs = scaled(60);
+    // Keys of the first run; the second fills its gaps.
+    let n = scaled(2_000);
     let tables = [
         Arc::new(Memtable::new(16 << 20)),
         Arc::new(Memtable::new(16 << 20)),
@@ -615,13 +642,13 @@ fn memtable_ordered_runs_match_the_model() {
     // before them: a handful), then a second through its gaps
     // (each key right after a node of the first run: a full descent).
     let searches = super::skiplist::FINGER_SEARCHES.load(MemOrder::Relaxed);
-    for i in 0..2_000 {
+    for i in 0..n {
         insert(&tables[0], &key(2 * i, 9), i + 1, i % 2 == 0);
     }
     let served = super::skiplist::FINGER_SEARCHES.load(MemOrder::Relaxed) - searches;
-    assert!(served >= 1_980, "fingers served {served} of 2000 appends");
-    for i in 0..2_000 {
-        insert(&tables[0], &key(2 * i + 1, 9), 2_001 + i, i % 2 == 1);
+    assert!(served >= n - 20, "fingers served {served} of {n} appends");
+    for i in 0..n {
+        insert(&tables[0], &key(2 * i + 1, 9), n + 1 + i, i % 2 == 1);
     }
 
     let start = Arc::new(Barrier::new(THREADS as usize));
@@ -633,11 +660,12 @@ fn memtable_ordered_runs_match_the_model() {
                 let mut rng = StdRng::seed_from_u64(t);
                 let mut written = Vec::new();
                 start.wait();
-                for run in 0..RUNS {
+                for run in 0..runs {
                     let table = &tables[(run % 2) as usize];
-                    let first = rng.gen_range(0..4_000);
-                    for (n, i) in (first..first + rng.gen_range(1..300)).enumerate() {
-                        let seq = 10_000 + (t * RUNS + run) * 1_000 + n as u64;
+                    let first = rng.gen_range(0..2 * n);
+                    let len = rng.gen_range(1..scaled(300));
+                    for (at, i) in (first..first + len).enumerate() {
+                        let seq = 10_000 + (t * runs + run) * 1_000 + at as u64;
                         let k = key(i, t);
                         if written.contains(&(run % 2, i)) {
                             continue;
@@ -651,8 +679,8 @@ fn memtable_ordered_runs_match_the_model() {
         })
         .collect();
     let mut models = [Model::new(), Model::new()];
-    for i in 0..4_000 {
-        let seq = if i % 2 == 0 { i / 2 + 1 } else { 2_001 + i / 2 };
+    for i in 0..2 * n {
+        let seq = if i % 2 == 0 { i / 2 + 1 } else { n + 1 + i / 2 };
         models[0].insert((key(i, 9), Reverse(seq)), (ValueKind::Value, key(i, 9)));
     }
     let written: Vec<Vec<(u64, u64)>> = writers.into_iter().map(|w| w.join().unwrap()).collect();
@@ -682,6 +710,7 @@ fn memtable_ordered_runs_match_the_model() {
 /// a 1 GiB table, insert a little, and check the process RSS grew by far
 /// less than 1 GiB (other tests may run at once, hence the wide margin).
 #[cfg(target_os = "linux")]
+#[cfg_attr(miri, ignore = "reads /proc, which Miri cannot")]
 #[test]
 fn memtable_untouched_arena_costs_no_rss() {
     fn rss_bytes() -> usize {
@@ -712,7 +741,7 @@ fn memtable_untouched_arena_costs_no_rss() {
 #[test]
 fn memtable_concurrent_inserts_at_one_spot() {
     const WRITERS: u64 = 4;
-    const PER_WRITER: u64 = 20_000;
+    let per_writer = per_thread(20_000);
     let table = Arc::new(Memtable::new(64 << 20));
     assert!(table.insert(b"a", 1, ValueKind::Value, b"before"));
     assert!(table.insert(b"c", 1, ValueKind::Value, b"after"));
@@ -733,7 +762,7 @@ fn memtable_concurrent_inserts_at_one_spot() {
             std::thread::spawn(move || {
                 race_window::enable();
                 start.wait();
-                for i in 0..PER_WRITER {
+                for i in 0..per_writer {
                     let seq = 2 + i * WRITERS + w;
                     let value = seq.to_le_bytes();
                     if w % 2 == 0 {
@@ -759,9 +788,9 @@ fn memtable_concurrent_inserts_at_one_spot() {
     reader.join().unwrap();
 
     let entries = forward(&table);
-    assert_eq!(entries.len() as u64, 2 + WRITERS * PER_WRITER);
+    assert_eq!(entries.len() as u64, 2 + WRITERS * per_writer);
     let versions = &entries[1..entries.len() - 1];
-    for (entry, seq) in versions.iter().zip((2..2 + WRITERS * PER_WRITER).rev()) {
+    for (entry, seq) in versions.iter().zip((2..2 + WRITERS * per_writer).rev()) {
         assert_eq!((&entry.0[..], entry.1), (&b"b"[..], seq));
         assert_eq!(
             table.get(b"b", seq),
@@ -784,7 +813,7 @@ fn memtable_key_range_excludes_only_keys_outside_it() {
     for order in ["ascending", "descending", "random"] {
         let table = Memtable::new(8 << 20);
         assert!(table.list.excludes(&key(5)), "empty");
-        let mut keys: Vec<u64> = (1..=3000).map(|i| i * 2).collect();
+        let mut keys: Vec<u64> = (1..=scaled(3_000)).map(|i| i * 2).collect();
         match order {
             "descending" => keys.reverse(),
             "random" => keys.shuffle(&mut StdRng::seed_from_u64(9)),
@@ -810,6 +839,7 @@ fn memtable_key_range_excludes_only_keys_outside_it() {
     }
     // Appends racing at the end of level 0: every key stays findable.
     const WRITERS: u64 = 4;
+    let appends = per_thread(20_000);
     let table = Arc::new(Memtable::new(16 << 20));
     let barrier = Arc::new(Barrier::new(WRITERS as usize));
     let writers: Vec<_> = (0..WRITERS)
@@ -817,7 +847,7 @@ fn memtable_key_range_excludes_only_keys_outside_it() {
             let (table, barrier) = (Arc::clone(&table), Arc::clone(&barrier));
             std::thread::spawn(move || {
                 barrier.wait();
-                for i in (0..20_000).filter(|i| i % WRITERS == w) {
+                for i in (0..appends).filter(|i| i % WRITERS == w) {
                     assert!(table.insert(&key(i), i + 1, ValueKind::Value, b"v"));
                 }
             })
@@ -826,13 +856,13 @@ fn memtable_key_range_excludes_only_keys_outside_it() {
     for writer in writers {
         writer.join().unwrap();
     }
-    for i in 0..20_000 {
+    for i in 0..appends {
         assert!(found(&table, &key(i)), "{i} after racing appends");
     }
     // Racing appends may leave `last` behind; the next append sets it.
-    assert!(table.insert(&key(20_000), 1 << 40, ValueKind::Value, b"v"));
-    assert!(table.list.excludes(&key(20_001)));
-    assert!(found(&table, &key(20_000)));
+    assert!(table.insert(&key(appends), 1 << 40, ValueKind::Value, b"v"));
+    assert!(table.list.excludes(&key(appends + 1)));
+    assert!(found(&table, &key(appends)));
 }
 
 /// Goal: `next_key` (which compares node keys in place) lands on the first
@@ -845,7 +875,7 @@ fn memtable_next_key_passes_every_version() {
     let table = Arc::new(Memtable::new(1 << 20));
     let mut model = Model::new();
     let mut seq = 1;
-    for _ in 0..400 {
+    for _ in 0..scaled(400) {
         let key = random_key(&mut rng);
         for _ in 0..rng.gen_range(1..=6) {
             seq += 1;
