@@ -431,7 +431,7 @@ mod tests {
     use crate::iter::merge::MergingIterator;
     use crate::iter::source::SourceCursor;
     use crate::iter::vec_iter::{Entry, VecIter};
-    use crate::table::{Table, TableBuilder, TableOptions};
+    use crate::table::{write_test_table, Table, TableOptions};
     use crate::Error;
     use std::path::{Path, PathBuf};
 
@@ -479,12 +479,10 @@ mod tests {
                 .zip(&source.children)
                 .map(|(id, entries)| {
                     let path = PathBuf::from(format!("/t/{id}.sst"));
-                    let file = fs.create_writable(&path).unwrap();
-                    let mut builder = TableBuilder::new(file, options);
-                    for e in entries.iter() {
-                        builder.add(&e.key, e.seq, e.kind, &e.value).unwrap();
-                    }
-                    builder.finish().unwrap();
+                    let rows = entries
+                        .iter()
+                        .map(|e| (&e.key[..], e.seq, e.kind, &e.value[..]));
+                    write_test_table(&fs, &path, rows, options);
                     let cache = Arc::new(BlockCache::new(1 << 20));
                     Table::open(fs.open_random(&path).unwrap(), path, id, cache).unwrap()
                 })

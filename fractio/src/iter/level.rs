@@ -269,7 +269,7 @@ mod tests {
     use super::*;
     use crate::cache::BlockCache;
     use crate::fs::{FileSystem, MemFs};
-    use crate::table::{table_file_name, TableBuilder, TableOptions};
+    use crate::table::{table_file_name, write_test_table, TableOptions};
     use crate::version::{OpenTables, TableMeta};
     use std::path::PathBuf;
 
@@ -288,12 +288,11 @@ mod tests {
         };
         let mut handles = Vec::new();
         for (id, entries) in (1..).zip(tables) {
-            let file = fs.create_writable(&dir.join(table_file_name(id))).unwrap();
-            let mut builder = TableBuilder::new(file, options);
-            for (key, seq) in entries {
-                builder.add(key, *seq, ValueKind::Value, b"value").unwrap();
-            }
-            let properties = builder.finish().unwrap();
+            let path = dir.join(table_file_name(id));
+            let rows = entries
+                .iter()
+                .map(|(key, seq)| (&key[..], *seq, ValueKind::Value, &b"value"[..]));
+            let properties = write_test_table(&*fs, &path, rows, options);
             let meta = TableMeta {
                 id,
                 file_size: properties.file_size,

@@ -48,6 +48,29 @@ pub use reader::Table;
 #[cfg(test)]
 mod tests;
 
+/// Writes `entries` (in internal order) to a new table file at `path` in
+/// `fs`: the set-up of tests that read tables through other cursors.
+#[cfg(test)]
+pub(crate) fn write_test_table<'a>(
+    fs: &dyn crate::fs::FileSystem,
+    path: &std::path::Path,
+    entries: impl IntoIterator<
+        Item = (
+            &'a [u8],
+            crate::types::SeqNo,
+            crate::types::ValueKind,
+            &'a [u8],
+        ),
+    >,
+    options: TableOptions,
+) -> TableProperties {
+    let mut builder = TableBuilder::new(fs.create_writable(path).unwrap(), options);
+    for (key, seq, kind, value) in entries {
+        builder.add(key, seq, kind, value).unwrap();
+    }
+    builder.finish().unwrap()
+}
+
 /// The file name of table `id` in a database directory.
 pub fn table_file_name(id: u64) -> String {
     format!("{id:06}.sst")
